@@ -1,0 +1,73 @@
+# The loop core: ready queue, timers and poller, and the iteration that
+# drives them.  Everything else a loop does (lifecycle around the run,
+# exception handling, executors, signals, socket helpers) is plain Python in
+# aioloop/loop/ and calls into this through the methods below.
+
+from cpython.ref cimport PyObject
+from libc.stdint cimport uint64_t, int64_t
+
+from aioloop._core.handles cimport LoopBase, Handle, TimerHandle
+from aioloop._core.ready_queue cimport ReadyQueue
+from aioloop._core.timers cimport TimerHeap
+from aioloop._core.poller cimport Poller
+
+
+# What a watchdog (the x-ray) reads to tell that the loop is stuck in one
+# callback: `seq` moves on at every callback start; `iteration_ns` is the
+# monotonic time the current iteration began; `polling` is 1 while the loop
+# waits in the poller (idle, not blocked).  Plain stores, no locks: a reader
+# in another thread or process may see a torn pair and simply looks again.
+cdef struct LoopStamp:
+    uint64_t seq
+    int64_t iteration_ns
+    int64_t poll_ns
+    int polling
+
+
+cdef class CoreLoop(LoopBase):
+    cdef ReadyQueue _ready
+    cdef TimerHeap _timers
+    cdef Poller _poller
+
+    # fd -> reader / writer Handle (owned references, NULL when none).
+    cdef PyObject **_readers
+    cdef PyObject **_writers
+    cdef int _fd_capacity
+
+    cdef public bint _closed
+    cdef public bint _stopping
+    cdef public object _thread_id        # set while running (asyncio's name)
+    cdef readonly Handle _current_handle
+
+    # Fairness: while callbacks are ready the loop does not block in the
+    # poller, but it still polls (timeout 0) once this much time has passed
+    # since the last poll, so I/O is never starved by a busy ready queue.
+    cdef int64_t _poll_interval_ns
+    cdef int64_t _last_poll_ns
+
+    # Cross-thread wake-up: an eventfd that call_soon_threadsafe writes when
+    # the loop sleeps in the poller.
+    cdef int _wake_fd
+    cdef bint _sleeping
+
+    cdef LoopStamp _stamp_local
+    cdef LoopStamp *_stamp
+
+    # Optional observer (x-ray, profilers); None costs one pointer test per
+    # callback.
+    cdef object _instrument
+    cdef object _slow_callback_duration
+
+    cdef int _check_closed(self) except -1
+    cdef Handle _call_soon(self, object callback, tuple args, object context)
+    cdef TimerHandle _call_at(self, double when, object callback, tuple args, object context)
+    cdef int _ensure_fd_capacity(self, int fd) except -1
+    cdef Handle _add_io(self, int fd, int kind, object callback, tuple args)
+    cdef bint _remove_io(self, int fd, int kind) except -1
+    cdef int _interest_of(self, int fd) noexcept
+    cdef int _run_once(self) except -1
+    cdef int _poll(self, int64_t timeout_ns, int64_t now) except -1
+    cdef int _dispatch_io(self, int n) except -1
+    cdef int _run_handle_slow(self, Handle handle) except -1
+    cdef int _write_wake(self) noexcept
+    cdef int _drain_wake(self) noexcept

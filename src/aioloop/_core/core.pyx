@@ -1,0 +1,532 @@
+# cython: language_level=3
+"""The loop core: one iteration = poll, expire timers, run the ready batch.
+
+One iteration of ``_run_once`` (the whole scheduler fits on a screen):
+
+1. Poll.  With nothing ready, block in the poller until the first timer is
+   due (or forever).  With callbacks ready, do not block, and poll at all
+   only when ``_poll_interval_ns`` has passed since the last poll: a poll is
+   a system call (about 160 ns here), so polling before every callback of a
+   busy chain would halve its speed, while never polling would starve I/O.
+2. Move every timer whose deadline has passed to the ready queue.
+3. Run the callbacks that are ready now; those they schedule run in the next
+   iteration (asyncio's rule, which stop() relies on).
+"""
+
+cimport cython
+from cpython.ref cimport PyObject, Py_INCREF, Py_XDECREF, Py_DECREF
+from libc.errno cimport errno, EAGAIN, EINTR
+from libc.stdint cimport uint64_t, int64_t
+from libc.stdlib cimport realloc, free
+from libc.string cimport memset
+from cpython.exc cimport PyErr_SetFromErrno
+
+import os
+import threading
+import weakref
+
+from aioloop._core.clock cimport monotonic_ns, seconds_to_ns_ceil
+from aioloop._core.handles cimport LoopBase, Handle, TimerHandle, new_handle, new_timer
+from aioloop._core.ready_queue cimport ReadyQueue
+from aioloop._core.timers cimport TimerHeap
+from aioloop._core.poller cimport Poller, EV_READ, EV_WRITE
+from aioloop._core.epoll cimport EpollPoller
+from aioloop._core import debug as _debughelp
+
+cdef extern from "<sys/eventfd.h>" nogil:
+    int eventfd(unsigned int initval, int flags)
+    int EFD_NONBLOCK, EFD_CLOEXEC
+
+cdef extern from "<unistd.h>" nogil:
+    ssize_t read(int fd, void *buf, size_t count)
+    ssize_t write(int fd, const void *buf, size_t count)
+    int close(int fd)
+
+
+# Default gap between polls while callbacks keep the loop busy (see module
+# docstring).  2 us costs a few percent of a call_soon chain and keeps I/O
+# latency in single-digit microseconds.
+cdef int64_t DEFAULT_POLL_INTERVAL_NS = 2000
+
+# Loops alive in this process, so a forked child can give each its own kernel
+# state (poller, wake-up fd).
+_all_loops = weakref.WeakSet()
+
+
+def _after_fork_in_child():
+    for loop in list(_all_loops):
+        (<CoreLoop>loop)._after_fork_core()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+cdef inline int _make_eventfd() except -1:
+    cdef int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)
+    if fd < 0:
+        PyErr_SetFromErrno(OSError)
+    return fd
+
+
+cdef class CoreLoop(LoopBase):
+
+    def __cinit__(self):
+        self._ready = ReadyQueue()
+        self._timers = TimerHeap()
+        self._poller = EpollPoller()
+        self._wake_fd = -1
+        self._thread_id = None
+        self._current_handle = None
+        self._instrument = None
+        self._slow_callback_duration = 0.1
+        self._stamp = &self._stamp_local
+        self._poll_interval_ns = DEFAULT_POLL_INTERVAL_NS
+        self._wake_fd = _make_eventfd()
+        self._poller.set_interest(self._wake_fd, EV_READ)
+        _all_loops.add(self)
+
+    def __dealloc__(self):
+        cdef int fd
+        if self._readers != NULL or self._writers != NULL:
+            for fd in range(self._fd_capacity):
+                Py_XDECREF(self._readers[fd])
+                Py_XDECREF(self._writers[fd])
+        free(self._readers)
+        free(self._writers)
+        if self._wake_fd >= 0:
+            close(self._wake_fd)
+            self._wake_fd = -1
+
+    # -- the clock ---------------------------------------------------------
+
+    def time(self):
+        """Return the loop's time: time.monotonic()'s clock, in seconds."""
+        return monotonic_ns() / 1e9
+
+    # -- scheduling ----------------------------------------------------------
+
+    cdef int _check_closed(self) except -1:
+        if self._closed:
+            raise RuntimeError('Event loop is closed')
+        return 0
+
+    cdef Handle _call_soon(self, object callback, tuple args, object context):
+        cdef Handle h = new_handle(callback, args, self, context)
+        self._ready.push(h)
+        return h
+
+    cdef TimerHandle _call_at(self, double when, object callback, tuple args, object context):
+        cdef TimerHandle t = new_timer(when, callback, args, self, context)
+        self._timers.push(t)
+        return t
+
+    cdef int _timer_cancelled(self, TimerHandle timer) except -1:
+        self._timers.remove(timer)
+        return 0
+
+    def call_soon(self, callback, *args, context=None):
+        """Schedule callback(*args) for the next iteration (FIFO).
+
+        Raises RuntimeError if the loop is closed; in debug mode also
+        TypeError for a coroutine or non-callable, and RuntimeError when
+        called from a thread other than the loop's.
+        """
+        if self._closed:
+            raise RuntimeError('Event loop is closed')
+        if self._debug:
+            self._check_thread()
+            self._check_callback(callback, 'call_soon')
+        return self._call_soon(callback, args, context)
+
+    def call_soon_threadsafe(self, callback, *args, context=None):
+        """Like call_soon(), from any thread; wakes the loop if it sleeps."""
+        if self._closed:
+            raise RuntimeError('Event loop is closed')
+        if self._debug:
+            self._check_callback(callback, 'call_soon_threadsafe')
+        h = self._call_soon(callback, args, context)
+        # Both this thread and the loop hold the GIL while touching
+        # _sleeping and the queue, so either the loop has not yet decided to
+        # block (and will see the new handle) or it is blocked and needs the
+        # wake-up write.
+        if self._sleeping:
+            self._write_wake()
+        return h
+
+    def call_later(self, delay, callback, *args, context=None):
+        """Schedule callback(*args) after delay seconds; returns a TimerHandle."""
+        if delay is None:
+            raise TypeError('delay must not be None')
+        if self._closed:
+            raise RuntimeError('Event loop is closed')
+        if self._debug:
+            self._check_thread()
+            self._check_callback(callback, 'call_later')
+        return self._call_at(monotonic_ns() / 1e9 + delay, callback, args, context)
+
+    def call_at(self, when, callback, *args, context=None):
+        """Schedule callback(*args) at loop time `when`; returns a TimerHandle."""
+        if when is None:
+            raise TypeError('when cannot be None')
+        if self._closed:
+            raise RuntimeError('Event loop is closed')
+        if self._debug:
+            self._check_thread()
+            self._check_callback(callback, 'call_at')
+        return self._call_at(when, callback, args, context)
+
+    def _check_thread(self):
+        # asyncio's debug-mode guard against using the loop from another
+        # thread (only call_soon_threadsafe may be).
+        if self._thread_id is None:
+            return
+        if threading.get_ident() != self._thread_id:
+            raise RuntimeError(
+                "Non-thread-safe operation invoked on an event loop other "
+                "than the current one")
+
+    def _check_callback(self, callback, method):
+        _debughelp.check_callback(callback, method)
+
+    def _write_to_self(self):
+        """Wake the loop from the poller (asyncio's name for it)."""
+        self._write_wake()
+
+    cdef int _write_wake(self) noexcept:
+        cdef uint64_t one = 1
+        if self._wake_fd >= 0:
+            # EAGAIN means the counter is already non-zero: already woken.
+            write(self._wake_fd, &one, sizeof(one))
+        return 0
+
+    cdef int _drain_wake(self) noexcept:
+        cdef uint64_t value
+        read(self._wake_fd, &value, sizeof(value))
+        return 0
+
+    # -- readiness I/O -------------------------------------------------------
+
+    cdef int _ensure_fd_capacity(self, int fd) except -1:
+        cdef int size = self._fd_capacity if self._fd_capacity else 64
+        cdef PyObject **readers
+        cdef PyObject **writers
+        if fd < self._fd_capacity:
+            return 0
+        while size <= fd:
+            size *= 2
+        readers = <PyObject**>realloc(self._readers, size * sizeof(PyObject*))
+        if readers == NULL:
+            raise MemoryError()
+        self._readers = readers
+        writers = <PyObject**>realloc(self._writers, size * sizeof(PyObject*))
+        if writers == NULL:
+            raise MemoryError()
+        self._writers = writers
+        memset(&self._readers[self._fd_capacity], 0, (size - self._fd_capacity) * sizeof(PyObject*))
+        memset(&self._writers[self._fd_capacity], 0, (size - self._fd_capacity) * sizeof(PyObject*))
+        self._fd_capacity = size
+        return 0
+
+    cdef int _interest_of(self, int fd) noexcept:
+        cdef int events = 0
+        if fd < self._fd_capacity:
+            if self._readers[fd] != NULL:
+                events |= EV_READ
+            if self._writers[fd] != NULL:
+                events |= EV_WRITE
+        return events
+
+    cdef Handle _add_io(self, int fd, int kind, object callback, tuple args):
+        cdef PyObject **slot
+        cdef Handle h
+        cdef PyObject *old
+        self._check_closed()
+        if fd < 0:
+            raise ValueError(f"Invalid file descriptor: {fd}")
+        self._ensure_fd_capacity(fd)
+        h = new_handle(callback, args, self, None)
+        # Ask the kernel first: a bad fd or a regular file raises here and
+        # leaves no half-registered state behind.
+        self._poller.set_interest(fd, self._interest_of(fd) | kind)
+        slot = &self._readers[fd] if kind == EV_READ else &self._writers[fd]
+        old = slot[0]
+        Py_INCREF(h)
+        slot[0] = <PyObject*>h
+        if old != NULL:
+            (<Handle>old).cancel()
+            Py_XDECREF(old)
+        return h
+
+    cdef bint _remove_io(self, int fd, int kind) except -1:
+        cdef PyObject **slot
+        cdef PyObject *old
+        if fd < 0 or fd >= self._fd_capacity:
+            return False
+        slot = &self._readers[fd] if kind == EV_READ else &self._writers[fd]
+        old = slot[0]
+        if old == NULL:
+            return False
+        slot[0] = NULL
+        try:
+            self._poller.set_interest(fd, self._interest_of(fd))
+        finally:
+            (<Handle>old).cancel()
+            Py_XDECREF(old)
+        return True
+
+    def _add_reader(self, fd, callback, *args):
+        """Watch fd (an int) for reading, replacing any reader; returns the Handle."""
+        return self._add_io(fd, EV_READ, callback, args)
+
+    def _add_writer(self, fd, callback, *args):
+        """Watch fd (an int) for writing, replacing any writer; returns the Handle."""
+        return self._add_io(fd, EV_WRITE, callback, args)
+
+    def _make_handle(self, callback, tuple args):
+        """A Handle for callback(*args) that is not scheduled yet."""
+        return new_handle(callback, args, self, None)
+
+    def _add_callback(self, Handle handle):
+        """Queue an existing handle for the next iteration (unless cancelled)."""
+        if not handle._cancelled:
+            self._ready.push(handle)
+
+    def _add_callback_signalsafe(self, Handle handle):
+        """_add_callback() and wake the loop: safe from another thread."""
+        self._add_callback(handle)
+        if self._sleeping:
+            self._write_wake()
+
+    def _remove_reader(self, fd):
+        """Stop watching fd for reading; True if a reader was registered."""
+        if self._closed:
+            return False
+        return self._remove_io(fd, EV_READ)
+
+    def _remove_writer(self, fd):
+        """Stop watching fd for writing; True if a writer was registered."""
+        if self._closed:
+            return False
+        return self._remove_io(fd, EV_WRITE)
+
+    def _get_reader(self, int fd):
+        """The Handle watching fd for reading, or None."""
+        if 0 <= fd < self._fd_capacity and self._readers[fd] != NULL:
+            return <object>self._readers[fd]
+        return None
+
+    def _get_writer(self, int fd):
+        """The Handle watching fd for writing, or None."""
+        if 0 <= fd < self._fd_capacity and self._writers[fd] != NULL:
+            return <object>self._writers[fd]
+        return None
+
+    # -- running ---------------------------------------------------------------
+
+    def stop(self):
+        """Stop after the current batch of callbacks (asyncio's semantics)."""
+        self._stopping = True
+
+    def is_running(self):
+        """Return True while run_forever()/run_until_complete() runs."""
+        return self._thread_id is not None
+
+    def is_closed(self):
+        """Return True once close() was called."""
+        return self._closed
+
+    def get_debug(self):
+        """Return True if debug mode is on."""
+        return self._debug
+
+    def set_debug(self, enabled):
+        """Turn debug mode on or off."""
+        self._debug = bool(enabled)
+
+    @property
+    def slow_callback_duration(self):
+        """Seconds a callback may run before debug mode logs it as slow."""
+        return self._slow_callback_duration
+
+    @slow_callback_duration.setter
+    def slow_callback_duration(self, value):
+        self._slow_callback_duration = value
+
+    def _set_instrument(self, instrument):
+        """Install an observer with callback_start(h)/callback_end(h)/
+        poll_start(timeout_s)/poll_end(nevents) methods, or None to remove it."""
+        self._instrument = instrument
+
+    def _set_poll_interval(self, double seconds):
+        """Change the fairness interval (see the module docstring)."""
+        if seconds < 0:
+            raise ValueError("poll interval must be >= 0")
+        self._poll_interval_ns = <int64_t>(seconds * 1e9)
+
+    def _stamp_values(self):
+        """(seq, iteration_ns, poll_ns, polling): the watchdog's view."""
+        return (self._stamp.seq, self._stamp.iteration_ns,
+                self._stamp.poll_ns, self._stamp.polling)
+
+    def _run_forever_core(self):
+        """Iterate until stop(); the Python layer does the set-up around it."""
+        while True:
+            self._run_once()
+            if self._stopping:
+                break
+
+    def _run_once_for_tests(self):
+        """Run exactly one iteration (for tests and embedding)."""
+        self._run_once()
+
+    cdef int _poll(self, int64_t timeout_ns, int64_t now) except -1:
+        cdef int n
+        cdef object instrument = self._instrument
+        if instrument is not None:
+            instrument.poll_start(timeout_ns / 1e9 if timeout_ns >= 0 else None)
+        self._stamp.polling = 1
+        self._stamp.poll_ns = now
+        if timeout_ns != 0:
+            self._sleeping = True
+        try:
+            n = self._poller.poll(timeout_ns)
+        finally:
+            self._sleeping = False
+            self._stamp.polling = 0
+        self._last_poll_ns = now
+        if instrument is not None:
+            instrument.poll_end(n)
+        if n:
+            self._dispatch_io(n)
+        return 0
+
+    cdef int _dispatch_io(self, int n) except -1:
+        cdef int i, fd, events
+        cdef PyObject *h
+        for i in range(n):
+            fd = self._poller.ready_fd(i)
+            events = self._poller.ready_events(i)
+            if fd == self._wake_fd:
+                self._drain_wake()
+                continue
+            if fd >= self._fd_capacity:
+                continue
+            if events & EV_READ:
+                h = self._readers[fd]
+                if h != NULL:
+                    if (<Handle>h)._cancelled:
+                        self._remove_io(fd, EV_READ)
+                    else:
+                        self._ready.push(<object>h)
+            if events & EV_WRITE:
+                h = self._writers[fd]
+                if h != NULL:
+                    if (<Handle>h)._cancelled:
+                        self._remove_io(fd, EV_WRITE)
+                    else:
+                        self._ready.push(<object>h)
+        return 0
+
+    cdef int _run_once(self) except -1:
+        cdef int64_t now = monotonic_ns()
+        cdef int64_t timeout
+        cdef double now_s, wait_s
+        cdef Py_ssize_t ntodo
+        cdef PyObject *item
+        cdef Handle h
+
+        if self._ready._size == 0 and not self._stopping:
+            if self._timers._size:
+                wait_s = self._timers.first_when() - now / 1e9
+                timeout = seconds_to_ns_ceil(wait_s) if wait_s > 0 else 0
+            else:
+                timeout = -1
+            self._poll(timeout, now)
+            if timeout != 0:
+                now = monotonic_ns()
+        elif self._stopping or now - self._last_poll_ns >= self._poll_interval_ns:
+            self._poll(0, now)
+
+        self._stamp.iteration_ns = now
+        if self._timers._size:
+            now_s = now / 1e9
+            while self._timers._size and self._timers.first_when() <= now_s:
+                h = self._timers.pop()
+                self._ready.push(h)
+
+        # Only the callbacks ready now: those they schedule wait for the next
+        # iteration, so a stop() issued in this batch takes effect after it.
+        ntodo = self._ready._size
+        while ntodo > 0:
+            ntodo -= 1
+            item = self._ready.pop_owned()
+            h = <Handle>item          # a new reference...
+            Py_DECREF(h)              # ...replacing the queue's
+            if h._cancelled:
+                continue
+            self._stamp.seq += 1
+            self._current_handle = h
+            if self._debug or self._instrument is not None:
+                self._run_handle_slow(h)
+            else:
+                h._execute()
+        self._current_handle = None
+        return 0
+
+    cdef int _run_handle_slow(self, Handle handle) except -1:
+        cdef int64_t t0
+        cdef object instrument = self._instrument
+        if instrument is not None:
+            instrument.callback_start(handle)
+        try:
+            if self._debug:
+                t0 = monotonic_ns()
+                handle._execute()
+                _debughelp.check_slow_callback(
+                    handle, (monotonic_ns() - t0) / 1e9, self._slow_callback_duration)
+            else:
+                handle._execute()
+        finally:
+            if instrument is not None:
+                instrument.callback_end(handle)
+        return 0
+
+    # -- teardown and fork -----------------------------------------------------
+
+    def _close_core(self):
+        """Drop every queued callback, timer and watched fd; free kernel state."""
+        cdef int fd
+        cdef PyObject *h
+        self._closed = True
+        self._ready.clear()
+        self._timers.clear()
+        for fd in range(self._fd_capacity):
+            h = self._readers[fd]
+            self._readers[fd] = NULL
+            Py_XDECREF(h)
+            h = self._writers[fd]
+            self._writers[fd] = NULL
+            Py_XDECREF(h)
+        self._poller.close()
+        if self._wake_fd >= 0:
+            close(self._wake_fd)
+            self._wake_fd = -1
+        _all_loops.discard(self)
+
+    def _after_fork_core(self):
+        # The child inherited the parent's epoll set and eventfd: both are
+        # shared kernel objects, so using them here would steer the parent.
+        # Give this loop its own, keeping the fds it watches.
+        if self._closed:
+            return
+        if self._wake_fd >= 0:
+            self._poller.forget(self._wake_fd)
+            close(self._wake_fd)
+            self._wake_fd = -1
+        self._poller.after_fork()
+        self._wake_fd = _make_eventfd()
+        self._poller.set_interest(self._wake_fd, EV_READ)
+
+    def _pending_counts(self):
+        """(ready callbacks, scheduled timers): for tests and the x-ray."""
+        return (self._ready._size, self._timers._size)

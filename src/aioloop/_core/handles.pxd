@@ -1,0 +1,40 @@
+# C-level contract of the loop's callback handles.
+#
+# LoopBase is the part of the loop that handles need to see (debug flag,
+# timer-cancel bookkeeping); core.CoreLoop extends it.  Declaring it here,
+# rather than cimporting core, keeps the dependency one way:
+# core -> handles, never back.
+
+cdef class LoopBase:
+    cdef bint _debug
+    cdef object __weakref__
+
+    cdef int _timer_cancelled(self, TimerHandle timer) except -1
+
+
+cdef class Handle:
+    cdef readonly object _callback
+    cdef readonly tuple _args
+    cdef readonly object _context
+    cdef readonly LoopBase _loop
+    cdef readonly bint _cancelled
+    cdef object _repr
+    cdef readonly object _source_traceback
+    cdef object __weakref__
+
+    cdef int _execute(self) except -1
+    cdef int _report_exception(self, BaseException exc) except -1
+
+
+cdef class TimerHandle(Handle):
+    cdef readonly double _when
+    # Insertion order: equal deadlines fire in the order they were scheduled.
+    cdef unsigned long long _seq
+    # Position in the timer heap while scheduled, -1 otherwise; lets the heap
+    # remove a cancelled timer without a search.
+    cdef Py_ssize_t _heap_index
+
+
+cdef Handle new_handle(object callback, tuple args, LoopBase loop, object context)
+cdef TimerHandle new_timer(double when, object callback, tuple args,
+                           LoopBase loop, object context)

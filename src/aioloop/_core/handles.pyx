@@ -1,0 +1,189 @@
+# cython: language_level=3, freethreading_compatible=False
+"""Callback handles: what call_soon, call_later and add_reader return.
+
+They behave like asyncio.Handle / asyncio.TimerHandle (cancel, cancelled,
+when, get_context, repr, ordering of timers), but are C types so that the
+loop can create, queue and run them without touching Python-level
+attributes.  They are not subclasses of asyncio.Handle: a C type cannot
+inherit from a Python class.  docs/differences.md records this.
+"""
+
+cimport cython
+from cpython.contextvars cimport PyContext_CopyCurrent, PyContext_Enter, PyContext_Exit
+
+from aioloop._core import formatting
+
+
+cdef class LoopBase:
+    """The part of the loop that handles call back into (see handles.pxd)."""
+
+    cdef int _timer_cancelled(self, TimerHandle timer) except -1:
+        return 0
+
+
+@cython.freelist(256)
+cdef class Handle:
+    """A callback scheduled on the loop; cancel() stops it from running."""
+
+    def __init__(self, *args, **kwargs):
+        # Handles are made by the loop only (new_handle); asyncio's own Handle
+        # is the class to use for a hand-made handle.
+        raise TypeError(f"{type(self).__name__} objects are created by the event loop")
+
+    cdef int _execute(self) except -1:
+        # The equivalent of asyncio.Handle._run(): run the callback inside its
+        # context, report any exception to the loop's exception handler and
+        # carry on; only SystemExit and KeyboardInterrupt escape the loop.
+        cdef object ctx = self._context
+        try:
+            PyContext_Enter(ctx)
+            try:
+                if self._args is None or len(self._args) == 0:
+                    self._callback()
+                else:
+                    self._callback(*self._args)
+            finally:
+                PyContext_Exit(ctx)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._report_exception(exc)
+        return 0
+
+    cdef int _report_exception(self, BaseException exc) except -1:
+        cb = formatting.format_callback_source(self._callback, self._args)
+        context = {
+            'message': f'Exception in callback {cb}',
+            'exception': exc,
+            'handle': self,
+        }
+        if self._source_traceback:
+            context['source_traceback'] = self._source_traceback
+        self._loop.call_exception_handler(context)
+        return 0
+
+    def _run(self):
+        """Run the callback now, as the loop would (compatibility hook)."""
+        if not self._cancelled:
+            self._execute()
+
+    def cancel(self):
+        """Cancel the callback; a no-op if it already ran or was cancelled."""
+        if self._cancelled:
+            return
+        self._cancelled = True
+        if self._loop is not None and self._loop._debug:
+            # Keep the description: debug logging may still name this handle.
+            self._repr = repr(self)
+        self._callback = None
+        self._args = None
+
+    def cancelled(self):
+        """Return True if the callback was cancelled."""
+        return self._cancelled
+
+    def get_context(self):
+        """Return the contextvars.Context the callback runs in."""
+        return self._context
+
+    def _repr_info(self):
+        info = [type(self).__name__]
+        if self._cancelled:
+            info.append('cancelled')
+        if self._callback is not None:
+            info.append(formatting.format_callback_source(self._callback, self._args))
+        if self._source_traceback:
+            frame = self._source_traceback[-1]
+            info.append(f'created at {frame[0]}:{frame[1]}')
+        return info
+
+    def __repr__(self):
+        if self._repr is not None:
+            return self._repr
+        return '<{}>'.format(' '.join(self._repr_info()))
+
+
+cdef class TimerHandle(Handle):
+    """A callback scheduled for a moment on the loop's clock."""
+
+    def cancel(self):
+        """Cancel the timer and take it off the loop's timer heap."""
+        if not self._cancelled:
+            if self._heap_index >= 0 and self._loop is not None:
+                self._loop._timer_cancelled(self)
+            Handle.cancel(self)
+
+    def when(self):
+        """Return the scheduled time, in the loop.time() reference."""
+        return self._when
+
+    @property
+    def _scheduled(self):
+        return self._heap_index >= 0
+
+    def _repr_info(self):
+        info = Handle._repr_info(self)
+        info.insert(2 if self._cancelled else 1, f'when={self._when}')
+        return info
+
+    def __hash__(self):
+        return hash(self._when)
+
+    def __eq__(self, other):
+        if isinstance(other, TimerHandle):
+            o = <TimerHandle>other
+            return (self._when == o._when and self._callback == o._callback
+                    and self._args == o._args and self._cancelled == o._cancelled)
+        return NotImplemented
+
+    def __lt__(self, other):
+        if isinstance(other, TimerHandle):
+            return self._when < (<TimerHandle>other)._when
+        return NotImplemented
+
+    def __le__(self, other):
+        if isinstance(other, TimerHandle):
+            return self._when < (<TimerHandle>other)._when or self == other
+        return NotImplemented
+
+    def __gt__(self, other):
+        if isinstance(other, TimerHandle):
+            return self._when > (<TimerHandle>other)._when
+        return NotImplemented
+
+    def __ge__(self, other):
+        if isinstance(other, TimerHandle):
+            return self._when > (<TimerHandle>other)._when or self == other
+        return NotImplemented
+
+
+cdef inline object _debug_stack(LoopBase loop):
+    if loop._debug:
+        return formatting.extract_stack(1)
+    return None
+
+
+cdef Handle new_handle(object callback, tuple args, LoopBase loop, object context):
+    # Built without __init__: no argument parsing on the hot path.
+    cdef Handle h = Handle.__new__(Handle)
+    h._callback = callback
+    h._args = args
+    h._loop = loop
+    h._context = PyContext_CopyCurrent() if context is None else context
+    if loop._debug:
+        h._source_traceback = _debug_stack(loop)
+    return h
+
+
+cdef TimerHandle new_timer(double when, object callback, tuple args,
+                           LoopBase loop, object context):
+    cdef TimerHandle t = TimerHandle.__new__(TimerHandle)
+    t._callback = callback
+    t._args = args
+    t._loop = loop
+    t._context = PyContext_CopyCurrent() if context is None else context
+    t._when = when
+    t._heap_index = -1
+    if loop._debug:
+        t._source_traceback = _debug_stack(loop)
+    return t

@@ -1,0 +1,69 @@
+"""Futures and tasks: asyncio's own C Future and Task, created on this loop."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import warnings
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+TaskFactory = Callable[..., "asyncio.Future[Any]"]
+
+
+def _name_task(task: Any, name: str | None) -> None:
+    # What asyncio does to a task made by a custom factory.
+    if name is None:
+        return
+    try:
+        set_name = task.set_name
+    except AttributeError:
+        if sys.version_info < (3, 13):
+            warnings.warn("Task.set_name() was added in Python 3.8, the method support "
+                          "will be mandatory for third-party task implementations since 3.13.",
+                          DeprecationWarning, stacklevel=3)
+            return
+        raise
+    set_name(name)
+
+
+class TasksMixin:
+    """create_future, create_task and the task factory."""
+
+    _task_factory: TaskFactory | None = None
+
+    def create_future(self) -> asyncio.Future[Any]:
+        """Return a new asyncio.Future bound to this loop."""
+        return asyncio.Future(loop=self)
+
+    def create_task(self, coro: Coroutine[Any, Any, Any], *, name: str | None = None,
+                    context: Any = None) -> asyncio.Future[Any]:
+        """Wrap coro in a Task (or the task factory's object) and schedule it.
+
+        Raises RuntimeError if the loop is closed.
+        """
+        if self._closed:
+            raise RuntimeError("Event loop is closed")
+        factory = self._task_factory
+        if factory is None:
+            task = asyncio.Task(coro, loop=self, name=name, context=context)
+            if task._source_traceback:
+                del task._source_traceback[-1]
+            return task
+        if context is None:
+            task = factory(self, coro)
+        else:
+            task = factory(self, coro, context=context)
+        _name_task(task, name)
+        return task
+
+    def set_task_factory(self, factory: TaskFactory | None) -> None:
+        """Use factory(loop, coro[, context=]) for create_task(); None restores
+        the default.  Raises TypeError for a non-callable."""
+        if factory is not None and not callable(factory):
+            raise TypeError("task factory must be a callable or None")
+        self._task_factory = factory
+
+    def get_task_factory(self) -> TaskFactory | None:
+        """Return the task factory, or None when the default is in use."""
+        return self._task_factory
