@@ -214,7 +214,7 @@ async def queue_producer_consumer(loop: asyncio.AbstractEventLoop) -> int:
 
 
 async def socketpair_pingpong(loop: asyncio.AbstractEventLoop) -> int:
-    """Round trips of a 64-byte message over a non-blocking socketpair via sock_sendall/sock_recv."""
+    """64-byte round trips over a non-blocking socketpair with sock_sendall/sock_recv."""
     total = 3_000
     message = b"x" * 64
     a, b = socket.socketpair()

@@ -62,7 +62,15 @@ def writer_main(fd: int, seconds: float) -> None:
 def _start_writer(fd: int, seconds: float) -> subprocess.Popen[bytes]:
     repo_root = Path(__file__).resolve().parent.parent
     return subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.fairness", "--writer", str(fd), "--seconds", str(seconds)],
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.fairness",
+            "--writer",
+            str(fd),
+            "--seconds",
+            str(seconds),
+        ],
         pass_fds=(fd,),
         cwd=repo_root,
         stdin=subprocess.DEVNULL,
@@ -75,74 +83,96 @@ def _percentile(sorted_values: list[int], q: float) -> float:
     return float(sorted_values[index])
 
 
+class _StampReader:
+    """The add_reader callback: reads timestamps and keeps the delay of each one."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, fd: int) -> None:
+        self.loop = loop
+        self.fd = fd
+        self.delays: list[int] = []
+        # Only timestamps written inside [start, end] count: set when the storm starts.
+        self.window = (0, -1)
+        self.first: asyncio.Future[None] = loop.create_future()
+        self.registered = False
+        self._pending = bytearray()
+
+    def register(self) -> None:
+        self.loop.add_reader(self.fd, self.on_readable)
+        self.registered = True
+
+    def unregister(self) -> None:
+        if self.registered:
+            self.registered = False
+            self.loop.remove_reader(self.fd)
+
+    def on_readable(self) -> None:
+        now = time.monotonic_ns()
+        try:
+            data = os.read(self.fd, 65536)
+        except BlockingIOError:
+            return
+        if not data:  # the writer exited: nothing more will come
+            self.unregister()
+            return
+        pending = self._pending
+        pending.extend(data)
+        usable = len(pending) - len(pending) % _STAMP.size
+        start, end = self.window
+        for (stamp,) in _STAMP.iter_unpack(bytes(pending[:usable])):
+            if start <= stamp <= end:
+                self.delays.append(now - stamp)
+        del pending[:usable]
+        if not self.first.done():
+            self.first.set_result(None)
+
+
+async def _call_soon_storm(reader: _StampReader, seconds: float) -> tuple[int, int]:
+    """Keep the ready queue non-empty for ``seconds``; return (callbacks run, elapsed ns)."""
+    loop = asyncio.get_running_loop()
+    count = 0
+    done: asyncio.Future[None] = loop.create_future()
+    call_soon = loop.call_soon
+    start_ns = time.monotonic_ns()
+    end_ns = start_ns + int(seconds * 1e9)
+    reader.window = (start_ns, end_ns)
+
+    def step() -> None:
+        nonlocal count
+        count += 1
+        # Read the clock only every 1024 callbacks: it is not free.
+        if count & 1023 or time.monotonic_ns() < end_ns:
+            call_soon(step)
+        else:
+            done.set_result(None)
+
+    call_soon(step)
+    await done
+    return count, time.monotonic_ns() - start_ns
+
+
 async def measure_fairness(seconds: float) -> dict[str, float]:
     """Run the call_soon storm for ``seconds`` while timing pipe reads; see the module docstring.
 
-    Raises TimeoutError when the writer process sends nothing within 10 s.
+    Raises TimeoutError when the writer process sends nothing within 10 s, and
+    RuntimeError when no timestamp was read during the storm.
     """
     loop = asyncio.get_running_loop()
     read_fd, write_fd = os.pipe()
     writer: subprocess.Popen[bytes] | None = None
-    reader_added = False
+    reader = _StampReader(loop, read_fd)
     try:
         os.set_blocking(read_fd, False)
         writer = _start_writer(write_fd, seconds + _WRITER_GRACE_S)
         os.close(write_fd)
         write_fd = -1
-
-        delays: list[int] = []
-        window = [0, 0]  # only timestamps written while the chain runs count
-        pending = bytearray()
-        first: asyncio.Future[None] = loop.create_future()
-
-        def on_readable() -> None:
-            now = time.monotonic_ns()
-            try:
-                data = os.read(read_fd, 65536)
-            except BlockingIOError:
-                return
-            if not data:  # writer exited: nothing more will come
-                loop.remove_reader(read_fd)
-                return
-            pending.extend(data)
-            usable = len(pending) - len(pending) % _STAMP.size
-            start, end = window
-            for (stamp,) in _STAMP.iter_unpack(bytes(pending[:usable])):
-                if start <= stamp <= end:
-                    delays.append(now - stamp)
-            del pending[:usable]
-            if not first.done():
-                first.set_result(None)
-
-        loop.add_reader(read_fd, on_readable)
-        reader_added = True
+        reader.register()
         # Python start-up of the writer takes tens of milliseconds.
-        await asyncio.wait_for(first, 10.0)
-
-        count = 0
-        done: asyncio.Future[None] = loop.create_future()
-        call_soon = loop.call_soon
-        start_ns = time.monotonic_ns()
-        end_ns = start_ns + int(seconds * 1e9)
-        window[:] = [start_ns, end_ns]
-
-        def step() -> None:
-            nonlocal count
-            count += 1
-            # Read the clock only every 1024 callbacks: it is not free.
-            if count & 1023 or time.monotonic_ns() < end_ns:
-                call_soon(step)
-            else:
-                done.set_result(None)
-
-        call_soon(step)
-        await done
-        elapsed_ns = time.monotonic_ns() - start_ns
+        await asyncio.wait_for(reader.first, 10.0)
+        count, elapsed_ns = await _call_soon_storm(reader, seconds)
         # Give the reader one last chance at timestamps written near the end.
         await asyncio.sleep(0.005)
     finally:
-        if reader_added:
-            loop.remove_reader(read_fd)
+        reader.unregister()
         if writer is not None:
             writer.kill()
             writer.wait()
@@ -150,9 +180,9 @@ async def measure_fairness(seconds: float) -> dict[str, float]:
         if write_fd >= 0:
             os.close(write_fd)
 
+    delays = sorted(reader.delays)
     if not delays:
         raise RuntimeError("no timestamp was read while the chain ran")
-    delays.sort()
     return {
         "ops": float(count),
         "seconds": elapsed_ns / 1e9,

@@ -42,7 +42,9 @@ def describe(name: str, loop: asyncio.AbstractEventLoop) -> dict[str, Any]:
         version = sys.version.split()[0]
     else:
         version = str(getattr(sys.modules[name], "__version__", "?"))
-    files = [str(getattr(sys.modules.get(c.__module__), "__file__", None) or "") for c in cls.__mro__]
+    files = [
+        str(getattr(sys.modules.get(c.__module__), "__file__", None) or "") for c in cls.__mro__
+    ]
     return {
         "version": version,
         "loop_class": f"{cls.__module__}.{cls.__qualname__}",

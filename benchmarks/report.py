@@ -93,7 +93,9 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     return lines
 
 
-def _case_table(case: str, title: str, unit: str, per_loop: dict[str, list[Sample]], subject: str) -> list[str]:
+def _case_table(
+    case: str, title: str, unit: str, per_loop: dict[str, list[Sample]], subject: str
+) -> list[str]:
     base = _median(per_loop.get("asyncio", []), "ops_per_sec")
     mine = _median(per_loop.get(subject, []), "ops_per_sec")
     fair = case == FAIRNESS
@@ -153,11 +155,18 @@ def summarize(results: Results, subject: str) -> list[dict[str, Any]]:
         mine = _median(per_loop.get(subject, []), "ops_per_sec")
         failed = bool(per_loop.get(subject)) and mine is None
         ratios = {
-            peer: _ratio(mine, _median(samples, "ops_per_sec")) for peer, samples in per_loop.items() if peer != subject
+            peer: _ratio(mine, _median(samples, "ops_per_sec"))
+            for peer, samples in per_loop.items()
+            if peer != subject
         }
         target = TARGETS.get(case, DEFAULT_TARGET)
         checks = [
-            (f"≥{target.vs_asyncio:g}{TIMES} asyncio", ratios.get("asyncio"), target.vs_asyncio, True),
+            (
+                f"≥{target.vs_asyncio:g}{TIMES} asyncio",
+                ratios.get("asyncio"),
+                target.vs_asyncio,
+                True,
+            ),
             (f"≥{target.vs_rloop:g}{TIMES} rloop", ratios.get("rloop"), target.vs_rloop, True),
         ]
         rows.append(
@@ -172,7 +181,8 @@ def summarize(results: Results, subject: str) -> list[dict[str, Any]]:
         if case == FAIRNESS:
             uv = per_loop.get("uvloop", [])
             delays = {
-                key: _ratio(_median(per_loop.get(subject, []), key), _median(uv, key)) for key in ("p50_us", "p99_us")
+                key: _ratio(_median(per_loop.get(subject, []), key), _median(uv, key))
+                for key in ("p50_us", "p99_us")
             }
             limit = FAIRNESS_DELAY_LIMIT
             rows.append(
@@ -241,14 +251,25 @@ def render(
             lines.append(f"- {name}: **skipped**, not usable: {info['error']}")
         else:
             compiled = "compiled" if info.get("compiled") else "pure Python"
-            lines.append(f"- {name} {info['version']}: `{info['loop_class']}` ({compiled}, {info['file']})")
+            lines.append(
+                f"- {name} {info['version']}: `{info['loop_class']}` ({compiled}, {info['file']})"
+            )
     lines.append("")
     for case, per_loop in results.items():
-        lines += _case_table(case, titles.get(case, case), units.get(case, "ops"), per_loop, subject)
+        lines += _case_table(
+            case, titles.get(case, case), units.get(case, "ops"), per_loop, subject
+        )
 
-    peers = [loop for loop in meta["loops"] if loop != subject and "error" not in meta["loops"][loop]]
+    peers = [
+        loop for loop in meta["loops"] if loop != subject and "error" not in meta["loops"][loop]
+    ]
     if subject not in meta["loops"] or "error" in meta["loops"][subject]:
-        lines += [f"## {subject} ratios", "", f"{subject} did not run, so there are no ratios to report.", ""]
+        lines += [
+            f"## {subject} ratios",
+            "",
+            f"{subject} did not run, so there are no ratios to report.",
+            "",
+        ]
     else:
         lines += _summary_table(summarize(results, subject), subject, peers, titles)
     return "\n".join(lines)

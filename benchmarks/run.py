@@ -28,15 +28,17 @@ if __package__ in (None, ""):
     # Run as `python benchmarks/run.py`: make the package importable.
     sys.path.insert(0, str(REPO_ROOT))
 
-from benchmarks.cases import CASES  # noqa: E402
-from benchmarks.loops import LOOP_NAMES  # noqa: E402
-from benchmarks.report import render, summarize  # noqa: E402
-from benchmarks.worker import FAIRNESS  # noqa: E402
+from benchmarks.cases import CASES
+from benchmarks.loops import LOOP_NAMES
+from benchmarks.report import render, summarize
+from benchmarks.worker import FAIRNESS
 
 __all__ = ["main"]
 
 CASE_NAMES: tuple[str, ...] = (*CASES, FAIRNESS)
-TITLES = {name: case.title for name, case in CASES.items()} | {FAIRNESS: "fairness (call_soon storm + pipe reader)"}
+TITLES = {name: case.title for name, case in CASES.items()} | {
+    FAIRNESS: "fairness (call_soon storm + pipe reader)"
+}
 UNITS = {name: case.unit for name, case in CASES.items()} | {FAIRNESS: "callbacks"}
 
 # Seconds of timed work per child process: (normal, quick).
@@ -52,13 +54,17 @@ def _csv(value: str, allowed: tuple[str, ...], what: str) -> list[str]:
     names = [v.strip() for v in value.split(",") if v.strip()]
     unknown = [n for n in names if n not in allowed]
     if unknown:
-        raise argparse.ArgumentTypeError(f"unknown {what}: {', '.join(unknown)} (choose from {', '.join(allowed)})")
+        raise argparse.ArgumentTypeError(
+            f"unknown {what}: {', '.join(unknown)} (choose from {', '.join(allowed)})"
+        )
     return names
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Parse the command line; see README.md for the options."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description="Compare event loops, interleaved.")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description="Compare event loops, interleaved."
+    )
     parser.add_argument("--rounds", type=int, help="rounds to run (default 5, or 1 with --quick)")
     parser.add_argument(
         "--loops",
@@ -72,8 +78,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=list(CASE_NAMES),
         help=f"comma-separated cases (default all: {','.join(CASE_NAMES)})",
     )
-    parser.add_argument("--quick", action="store_true", help="smoke run: short cases, 1 round (< 60 s)")
-    parser.add_argument("--json", type=Path, metavar="FILE", help="also write all samples and the summary here")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: short cases, 1 round (< 60 s)"
+    )
+    parser.add_argument(
+        "--json", type=Path, metavar="FILE", help="also write all samples and the summary here"
+    )
     parser.add_argument(
         "--subject",
         default="aioloop",
@@ -121,7 +131,11 @@ def run_child(worker_args: list[str], timeout: float) -> dict[str, Any]:
         result = {}
     if not result:
         tail = err.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
-        how = f"killed by signal {-proc.returncode}" if proc.returncode < 0 else f"exit {proc.returncode}"
+        how = (
+            f"killed by signal {-proc.returncode}"
+            if proc.returncode < 0
+            else f"exit {proc.returncode}"
+        )
         result = {"error": f"{how}: {tail[0]}"}
     return result
 
@@ -148,7 +162,9 @@ def main(argv: list[str] | None = None) -> int:
         _progress("no loop is usable; nothing to measure")
         return 1
 
-    results: dict[str, dict[str, list[dict[str, Any]]]] = {case: {loop: [] for loop in usable} for case in args.cases}
+    results: dict[str, dict[str, list[dict[str, Any]]]] = {
+        case: {loop: [] for loop in usable} for case in args.cases
+    }
     started = time.monotonic()
     interrupted = False
     hung: set[tuple[str, str]] = set()  # (case, loop) pairs that timed out once
@@ -161,7 +177,9 @@ def main(argv: list[str] | None = None) -> int:
                     if (case, loop) in hung:
                         continue  # a hang costs a whole timeout: do not retry it every round
                     timeout = TIMEOUT_BASE_S[mode] + 20 * seconds
-                    sample = run_child(["run", loop, case, "--seconds", str(seconds)], timeout=timeout)
+                    sample = run_child(
+                        ["run", loop, case, "--seconds", str(seconds)], timeout=timeout
+                    )
                     if sample.get("timed_out"):
                         hung.add((case, loop))
                     results[case][loop].append(sample)

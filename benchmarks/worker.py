@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             result = probe(args.loop)
         else:
             result = run_case(args.loop, args.case, args.seconds)
-    except BaseException as exc:  # the driver wants a reason, whatever went wrong
+    except BaseException as exc:  # noqa: BLE001 - the driver wants a reason for any failure
         traceback.print_exc(file=sys.stderr)
         print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
         return 1

@@ -33,6 +33,9 @@ def run(main: Coroutine[Any, Any, _T], *, debug: bool | None = None) -> _T:
     loop; Ctrl-C cancels main and raises KeyboardInterrupt; async
     generators and the default executor are shut down before the loop closes.
     """
+    if asyncio.events._get_running_loop() is not None:
+        # Fail before creating a loop, with asyncio.run()'s message.
+        raise RuntimeError("aioloop.run() cannot be called from a running event loop")
     with asyncio.Runner(debug=debug, loop_factory=new_event_loop) as runner:
         return runner.run(main)
 

@@ -73,6 +73,20 @@ def _hook_new_test_loop(_: type) -> dict[str, Any]:
     return {"new_test_loop": new_test_loop}
 
 
+def _hook_gather(generated_base: type) -> dict[str, Any]:
+    # GatherTestsBase._run_loop spins "while loop._ready", asyncio's private
+    # ready queue.  Spinning a fixed number of iterations is the public
+    # equivalent for these tests: each step they check needs at most a few
+    # callbacks to run in sequence.
+    def _run_loop(self: Any, loop: Any) -> None:
+        from test.test_asyncio import utils as test_utils
+
+        for _ in range(10):
+            test_utils.run_briefly(loop)
+
+    return {**_hook_new_test_loop(generated_base), "_run_loop": _run_loop}
+
+
 def _hook_setup_loop(skip_setup_of: type | None) -> Callable[[type], dict[str, Any]]:
     """setUp that makes ``self.loop`` from the loop under test.
 
@@ -229,9 +243,12 @@ VARIANTS: tuple[Variant, ...] = (
         "test_tasks",
         "",
         (),
-        "new_test_loop",
+        "gather",
         for_each_subclass_of="GatherTestsBase",
-        why="stock classes run on test_utils.TestLoop (virtual time)",
+        why=(
+            "stock classes run on test_utils.TestLoop (virtual time); the twin "
+            "also replaces _run_loop, which reads the private loop._ready"
+        ),
     ),
     Variant(
         "test_futures",
@@ -258,6 +275,8 @@ def _hook_attrs(variant: Variant, module: types.ModuleType, generated_base: type
         return _hook_new_loop(generated_base)
     if variant.hook == "new_test_loop":
         return _hook_new_test_loop(generated_base)
+    if variant.hook == "gather":
+        return _hook_gather(generated_base)
     if variant.hook == "runner_loop":
         return _hook_runner_loop(generated_base)
     if variant.hook == "setup_loop":

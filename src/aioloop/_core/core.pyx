@@ -19,7 +19,7 @@ from libc.errno cimport errno, EAGAIN, EINTR
 from libc.stdint cimport uint64_t, int64_t
 from libc.stdlib cimport realloc, free
 from libc.string cimport memset
-from cpython.exc cimport PyErr_SetFromErrno
+from aioloop._core.oserror cimport raise_oserror
 
 import os
 import threading
@@ -64,7 +64,7 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 cdef inline int _make_eventfd() except -1:
     cdef int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)
     if fd < 0:
-        PyErr_SetFromErrno(OSError)
+        raise_oserror()
     return fd
 
 

@@ -30,5 +30,5 @@ cdef class EpollPoller(Poller):
     cdef int *_ready_events
 
     cdef int _ensure_table(self, int fd) except -1
-    cdef int _ctl(self, int op, int fd, int events) except -1
+    cdef int _ctl(self, int op, int fd, int events) noexcept
     cdef int _rebuild(self) except -1

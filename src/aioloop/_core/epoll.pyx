@@ -17,7 +17,8 @@ from libc.errno cimport errno, EINTR, ENOENT, EEXIST, EBADF
 from libc.stdint cimport uint32_t, uint64_t
 from libc.stdlib cimport calloc, realloc, free
 from libc.string cimport memset
-from cpython.exc cimport PyErr_CheckSignals, PyErr_SetFromErrno
+from cpython.exc cimport PyErr_CheckSignals
+from aioloop._core.oserror cimport raise_oserror
 
 from aioloop._core.poller cimport Poller, EV_READ, EV_WRITE
 
@@ -53,7 +54,7 @@ cdef class EpollPoller(Poller):
     def __cinit__(self):
         self._epfd = epoll_create1(EPOLL_CLOEXEC)
         if self._epfd < 0:
-            PyErr_SetFromErrno(OSError)
+            raise_oserror()
         self._max_events = MAX_EVENTS
         self._events = <epoll_event*>calloc(MAX_EVENTS, sizeof(epoll_event))
         self._ready_fds = <int*>calloc(MAX_EVENTS, sizeof(int))
@@ -97,7 +98,7 @@ cdef class EpollPoller(Poller):
         self._table_size = size
         return 0
 
-    cdef int _ctl(self, int op, int fd, int events) except -1:
+    cdef int _ctl(self, int op, int fd, int events) noexcept:
         cdef epoll_event ev
         ev.events = _to_epoll(events)
         ev.data.u64 = (<uint64_t>self._generation[fd] << 32) | <uint32_t>fd
@@ -118,7 +119,7 @@ cdef class EpollPoller(Poller):
             self._interest[fd] = 0
             if self._epfd >= 0 and self._ctl(EPOLL_CTL_DEL, fd, 0) < 0:
                 if errno != EBADF and errno != ENOENT:
-                    PyErr_SetFromErrno(OSError)
+                    raise_oserror()
                 # If a dup of the old file lives on, the kernel still holds
                 # its registration; a new generation marks any event from it
                 # as a ghost (see poll()).
@@ -142,7 +143,7 @@ cdef class EpollPoller(Poller):
                 self._next_generation += 1
                 rc = self._ctl(EPOLL_CTL_ADD, fd, events)
         if rc < 0:
-            PyErr_SetFromErrno(OSError)
+            raise_oserror()
         self._interest[fd] = events
         return 0
 
@@ -159,7 +160,7 @@ cdef class EpollPoller(Poller):
         cdef int fd
         cdef int epfd = epoll_create1(EPOLL_CLOEXEC)
         if epfd < 0:
-            PyErr_SetFromErrno(OSError)
+            raise_oserror()
         if self._epfd >= 0:
             close(self._epfd)
         self._epfd = epfd
@@ -190,7 +191,7 @@ cdef class EpollPoller(Poller):
                 # raises KeyboardInterrupt here, as asyncio's selector does).
                 PyErr_CheckSignals()
                 return 0
-            PyErr_SetFromErrno(OSError)
+            raise_oserror()
         j = 0
         for i in range(n):
             data = self._events[i].data.u64

@@ -1,0 +1,7 @@
+"""``python -m tests.conformance``: see README.md."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,223 @@
+"""add_reader / add_writer on sockets, pipes and raw fds, including misuse."""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+
+import pytest
+
+import aioloop
+
+
+def test_reader_fires_when_data_arrives_and_not_before(loop: aioloop.Loop) -> None:
+    r, w = socket.socketpair()
+    try:
+        got: list[bytes] = []
+
+        def on_read() -> None:
+            got.append(r.recv(100))
+            loop.stop()
+
+        loop.add_reader(r, on_read)
+        loop.call_later(0.02, w.send, b"hello")
+        loop.run_forever()
+        assert got == [b"hello"]
+        assert loop.remove_reader(r) is True
+        assert loop.remove_reader(r) is False
+    finally:
+        r.close()
+        w.close()
+
+
+def test_writer_fires_on_writable_pipe_and_reader_on_raw_fd(loop: aioloop.Loop) -> None:
+    rfd, wfd = os.pipe()
+    try:
+        os.set_blocking(rfd, False)
+        os.set_blocking(wfd, False)
+        got: list[bytes] = []
+
+        def on_writable() -> None:
+            os.write(wfd, b"ping")
+            loop.remove_writer(wfd)
+
+        def on_readable() -> None:
+            got.append(os.read(rfd, 10))
+            loop.remove_reader(rfd)
+            loop.stop()
+
+        loop.add_writer(wfd, on_writable)
+        loop.add_reader(rfd, on_readable)
+        loop.run_forever()
+        assert got == [b"ping"]
+    finally:
+        os.close(rfd)
+        os.close(wfd)
+
+
+def test_reader_and_writer_on_one_fd_are_independent(loop: aioloop.Loop) -> None:
+    a, b = socket.socketpair()
+    try:
+        events: list[str] = []
+
+        def on_write() -> None:
+            events.append("w")
+            loop.remove_writer(a)
+            b.send(b"x")
+
+        def on_read() -> None:
+            events.append("r")
+            a.recv(1)
+            loop.remove_reader(a)
+            loop.stop()
+
+        loop.add_reader(a, on_read)
+        loop.add_writer(a, on_write)
+        loop.run_forever()
+        assert events == ["w", "r"]
+    finally:
+        a.close()
+        b.close()
+
+
+def test_add_reader_replaces_the_previous_callback(loop: aioloop.Loop) -> None:
+    r, w = socket.socketpair()
+    try:
+        got: list[str] = []
+        loop.add_reader(r, got.append, "old")
+        loop.add_reader(r, lambda: (got.append("new"), r.recv(1), loop.stop()))
+        w.send(b"x")
+        loop.run_forever()
+        assert got == ["new"]
+        loop.remove_reader(r)
+    finally:
+        r.close()
+        w.close()
+
+
+def test_bad_file_objects_raise_value_error(loop: aioloop.Loop) -> None:
+    with pytest.raises(ValueError, match="Invalid file object"):
+        loop.add_reader("not a file", print)
+    with pytest.raises(ValueError, match="Invalid file descriptor"):
+        loop.add_reader(-1, print)
+    with pytest.raises(ValueError):
+        loop.remove_writer(object())
+
+
+def test_closed_fd_raises_oserror_and_regular_file_permissionerror(loop: aioloop.Loop) -> None:
+    rfd, wfd = os.pipe()
+    os.close(rfd)
+    os.close(wfd)
+    with pytest.raises(OSError):
+        loop.add_reader(rfd, print)
+    with tempfile.TemporaryFile() as f:
+        # epoll refuses regular files, as asyncio's selector does.
+        with pytest.raises(PermissionError):
+            loop.add_reader(f.fileno(), print)
+    assert loop._get_reader(rfd) is None
+
+
+def test_fd_closed_behind_the_loops_back_does_not_spin_or_crash(loop: aioloop.Loop) -> None:
+    # Close a registered socket while a dup keeps its file open, then
+    # remove_reader(): the kernel keeps the old registration (it can no
+    # longer be deleted by number) and reports it readable forever.  The loop
+    # must neither busy-loop on that ghost nor hand its events to the fd
+    # number's next owner.
+    import time
+
+    a, b = socket.socketpair()
+    dup = a.dup()
+    try:
+        fd = a.fileno()
+        loop.add_reader(fd, lambda: None)
+        a.close()
+        assert loop.remove_reader(fd) is True
+        b.send(b"data")  # the orphaned file is now readable
+        cpu0, wall0 = time.process_time(), time.monotonic()
+        loop.call_later(0.2, loop.stop)
+        loop.run_forever()
+        cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+        assert cpu < wall / 2, f"loop spun: {cpu:.3f}s CPU in {wall:.3f}s"
+        # A new socket that gets the same fd number works normally and sees
+        # only its own data.
+        c, d = socket.socketpair()
+        try:
+            got: list[bytes] = []
+            loop.add_reader(c, lambda: (got.append(c.recv(10)), loop.stop()))
+            d.send(b"new")
+            loop.call_later(1, loop.stop)
+            loop.run_forever()
+            assert got == [b"new"]
+            loop.remove_reader(c)
+        finally:
+            c.close()
+            d.close()
+    finally:
+        dup.close()
+        b.close()
+
+
+def test_remove_reader_after_fd_was_closed_is_safe(loop: aioloop.Loop) -> None:
+    r, w = socket.socketpair()
+    loop.add_reader(r, print)
+    fd = r.fileno()
+    r.close()
+    w.close()
+    assert loop.remove_reader(fd) is True
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+
+
+def test_reader_removed_while_its_event_is_queued_does_not_run(loop: aioloop.Loop) -> None:
+    # Both fds become ready in one poll; whichever callback runs first
+    # removes the other's reader, whose already-queued callback must not run.
+    a, b = socket.socketpair()
+    c, d = socket.socketpair()
+    try:
+        ran: list[str] = []
+
+        def on_a() -> None:
+            ran.append("a")
+            loop.remove_reader(a)
+            loop.remove_reader(c)
+
+        def on_c() -> None:
+            ran.append("c")
+            loop.remove_reader(a)
+            loop.remove_reader(c)
+
+        loop.add_reader(a, on_a)
+        loop.add_reader(c, on_c)
+        b.send(b"x")
+        d.send(b"x")
+        loop.call_later(0.05, loop.stop)
+        loop.run_forever()
+        assert ran in (["a"], ["c"])
+    finally:
+        for s_ in (a, b, c, d):
+            s_.close()
+
+
+def test_many_fds_beyond_the_initial_table(loop: aioloop.Loop) -> None:
+    pairs = [socket.socketpair() for _ in range(200)]
+    try:
+        hits: set[int] = set()
+
+        def on_read(sock: socket.socket) -> None:
+            sock.recv(1)
+            hits.add(sock.fileno())
+            loop.remove_reader(sock)
+            if len(hits) == len(pairs):
+                loop.stop()
+
+        for r, w in pairs:
+            loop.add_reader(r, on_read, r)
+            w.send(b"x")
+        loop.call_later(5, loop.stop)
+        loop.run_forever()
+        assert len(hits) == len(pairs)
+    finally:
+        for r, w in pairs:
+            r.close()
+            w.close()

@@ -1,0 +1,303 @@
+"""call_soon / call_soon_threadsafe / call_later / call_at and the run cycle."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import threading
+import time
+
+import pytest
+
+import aioloop
+
+
+def test_call_soon_runs_callbacks_in_fifo_order_with_args(loop: aioloop.Loop) -> None:
+    seen: list[int] = []
+    for i in range(5):
+        loop.call_soon(seen.append, i)
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    assert seen == [0, 1, 2, 3, 4]
+
+
+def test_callbacks_scheduled_by_a_callback_run_in_the_next_iteration(loop: aioloop.Loop) -> None:
+    # stop() finishes the current batch; what the batch schedules waits
+    # for the next run (asyncio's documented stop semantics).
+    seen: list[str] = []
+
+    def first() -> None:
+        seen.append("first")
+        loop.call_soon(seen.append, "later")
+        loop.stop()
+
+    loop.call_soon(first)
+    loop.call_soon(seen.append, "same batch")
+    loop.run_forever()
+    assert seen == ["first", "same batch"]
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    assert seen == ["first", "same batch", "later"]
+
+
+def test_cancelled_handle_does_not_run(loop: aioloop.Loop) -> None:
+    seen: list[int] = []
+    h = loop.call_soon(seen.append, 1)
+    assert not h.cancelled()
+    h.cancel()
+    h.cancel()  # idempotent
+    assert h.cancelled()
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    assert seen == []
+
+
+def test_handle_repr_names_the_callback(loop: aioloop.Loop) -> None:
+    def my_callback(x: int) -> None:
+        pass
+
+    h = loop.call_soon(my_callback, 7)
+    assert "my_callback(7)" in repr(h) and repr(h).startswith("<Handle")
+    h.cancel()
+    assert "cancelled" in repr(h)
+    t = loop.call_later(10, my_callback, 1)
+    assert repr(t).startswith("<TimerHandle when=") and "my_callback(1)" in repr(t)
+    t.cancel()
+
+
+def test_handle_context_is_used_and_exposed(loop: aioloop.Loop) -> None:
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="default")
+    ctx = contextvars.copy_context()
+    ctx.run(var.set, "in ctx")
+    seen: list[str] = []
+    h = loop.call_soon(lambda: seen.append(var.get()), context=ctx)
+    assert h.get_context() is ctx
+    loop.call_soon(lambda: seen.append(var.get()))
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    assert seen == ["in ctx", "default"]
+
+
+def test_callback_sees_its_own_context_copy(loop: aioloop.Loop) -> None:
+    var: contextvars.ContextVar[int] = contextvars.ContextVar("var", default=0)
+    var.set(1)
+    seen: list[int] = []
+
+    def cb() -> None:
+        seen.append(var.get())
+        var.set(99)  # must not leak out of the callback's context copy
+
+    loop.call_soon(cb)
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+    assert seen == [1] and var.get() == 1
+
+
+def test_call_later_fires_in_deadline_order_and_never_early(loop: aioloop.Loop) -> None:
+    fired: list[tuple[str, float]] = []
+    start = loop.time()
+    for name, delay in (("c", 0.03), ("a", 0.01), ("b", 0.02)):
+        loop.call_later(delay, lambda n=name, d=delay: fired.append((n, loop.time() - start - d)))
+    loop.call_later(0.04, loop.stop)
+    loop.run_forever()
+    assert [n for n, _ in fired] == ["a", "b", "c"]
+    assert all(late >= 0 for _, late in fired), fired
+
+
+def test_timers_with_equal_deadlines_fire_in_scheduling_order(loop: aioloop.Loop) -> None:
+    when = loop.time() + 0.01
+    seen: list[int] = []
+    for i in range(50):
+        loop.call_at(when, seen.append, i)
+    loop.call_at(when + 0.001, loop.stop)
+    loop.run_forever()
+    assert seen == list(range(50))
+
+
+def test_sub_millisecond_timer_is_not_rounded_up_to_a_millisecond(loop: aioloop.Loop) -> None:
+    # epoll_wait takes milliseconds; the loop uses epoll_pwait2's ns timeout.
+    lateness: list[float] = []
+
+    def tick(n: int, due: float) -> None:
+        lateness.append(loop.time() - due)
+        if n:
+            loop.call_at(loop.time() + 0.0002, tick, n - 1, loop.time() + 0.0002)
+        else:
+            loop.stop()
+
+    loop.call_later(0.0002, tick, 20, loop.time() + 0.0002)
+    loop.run_forever()
+    lateness.sort()
+    assert min(lateness) >= 0
+    # The median wake-up is well under the 1 ms a millisecond timeout gives.
+    assert lateness[len(lateness) // 2] < 0.0008, lateness
+
+
+def test_cancelled_timer_leaves_the_heap_at_once(loop: aioloop.Loop) -> None:
+    handles = [loop.call_later(100, lambda: None) for _ in range(1000)]
+    assert loop._pending_counts() == (0, 1000)
+    for h in handles[::2]:
+        h.cancel()
+    assert loop._pending_counts() == (0, 500)
+    for h in handles[1::2]:
+        h.cancel()
+    assert loop._pending_counts() == (0, 0)
+
+
+def test_timer_handle_when_and_ordering(loop: aioloop.Loop) -> None:
+    a = loop.call_at(100.0, lambda: None)
+    b = loop.call_at(200.0, lambda: None)
+    assert a.when() == 100.0 and a < b and b > a and a <= a and a == a and a != b
+    assert hash(a) == hash(100.0)
+    a.cancel()
+    b.cancel()
+
+
+def test_call_later_and_call_at_reject_none(loop: aioloop.Loop) -> None:
+    with pytest.raises(TypeError):
+        loop.call_later(None, lambda: None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        loop.call_at(None, lambda: None)  # type: ignore[arg-type]
+
+
+def test_loop_time_is_time_monotonic(loop: aioloop.Loop) -> None:
+    a = time.monotonic()
+    t = loop.time()
+    b = time.monotonic()
+    assert a <= t <= b
+
+
+def test_call_soon_threadsafe_wakes_a_sleeping_loop(loop: aioloop.Loop) -> None:
+    # The loop blocks in the poller with nothing scheduled; only the
+    # wake-up fd can end the wait.
+    result: list[str] = []
+
+    def from_thread() -> None:
+        time.sleep(0.05)
+        loop.call_soon_threadsafe(result.append, "woken")
+        loop.call_soon_threadsafe(loop.stop)
+
+    t = threading.Thread(target=from_thread)
+    t.start()
+    start = time.monotonic()
+    loop.run_forever()
+    t.join()
+    assert result == ["woken"]
+    assert time.monotonic() - start < 5
+
+
+def test_closed_loop_refuses_new_callbacks(loop: aioloop.Loop) -> None:
+    loop.close()
+    for call in (lambda: loop.call_soon(print), lambda: loop.call_soon_threadsafe(print),
+                 lambda: loop.call_later(1, print), lambda: loop.call_at(1, print),
+                 lambda: loop.run_forever(), lambda: loop.add_reader(0, print)):
+        with pytest.raises(RuntimeError, match="closed"):
+            call()
+    coro = asyncio.sleep(0)
+    with pytest.raises(RuntimeError, match="closed"):
+        loop.create_task(coro)
+    coro.close()
+    assert loop.remove_reader(0) is False
+    loop.close()  # a second close is a no-op
+
+
+def test_closing_drops_pending_callbacks_and_timers(loop: aioloop.Loop) -> None:
+    loop.call_soon(lambda: None)
+    loop.call_later(10, lambda: None)
+    assert loop._pending_counts() == (1, 1)
+    loop.close()
+    assert loop._pending_counts() == (0, 0)
+
+
+def test_run_until_complete_result_and_errors(loop: aioloop.Loop) -> None:
+    assert loop.run_until_complete(asyncio.sleep(0, "done")) == "done"
+    fut = loop.create_future()
+    loop.call_soon(loop.stop)
+    with pytest.raises(RuntimeError, match="stopped before Future completed"):
+        loop.run_until_complete(fut)
+    fut.cancel()
+
+
+def test_nested_run_raises(loop: aioloop.Loop) -> None:
+    async def nested() -> None:
+        with pytest.raises(RuntimeError, match="already running"):
+            loop.run_forever()
+        coro = asyncio.sleep(0)
+        with pytest.raises(RuntimeError, match="already running"):
+            loop.run_until_complete(coro)
+        coro.close()
+
+    loop.run_until_complete(nested())
+
+
+def test_other_loop_cannot_run_inside_a_running_loop(loop: aioloop.Loop) -> None:
+    async def main() -> None:
+        other = aioloop.new_event_loop()
+        try:
+            with pytest.raises(RuntimeError, match="another loop is running"):
+                other.run_forever()
+        finally:
+            other.close()
+
+    loop.run_until_complete(main())
+
+
+def test_close_while_running_raises(loop: aioloop.Loop) -> None:
+    async def main() -> None:
+        with pytest.raises(RuntimeError, match="running event loop"):
+            loop.close()
+
+    loop.run_until_complete(main())
+
+
+def test_get_running_loop_inside_and_outside(loop: aioloop.Loop) -> None:
+    async def main() -> asyncio.AbstractEventLoop:
+        return asyncio.get_running_loop()
+
+    assert loop.run_until_complete(main()) is loop
+    assert not loop.is_running()
+    with pytest.raises(RuntimeError):
+        asyncio.get_running_loop()
+
+
+def test_keyboard_interrupt_in_callback_escapes_and_loop_stays_usable(loop: aioloop.Loop) -> None:
+    def boom() -> None:
+        raise KeyboardInterrupt
+
+    loop.call_soon(boom)
+    with pytest.raises(KeyboardInterrupt):
+        loop.run_forever()
+    assert not loop.is_running()
+    assert loop.run_until_complete(asyncio.sleep(0, 5)) == 5
+
+
+def test_busy_ready_queue_does_not_starve_io(loop: aioloop.Loop) -> None:
+    # A callback chain that never empties the ready queue must still let a
+    # readable fd's callback run promptly (the fairness poll).
+    import socket
+
+    r, w = socket.socketpair()
+    try:
+        got: list[float] = []
+        chain_runs = 0
+
+        def chain() -> None:
+            nonlocal chain_runs
+            chain_runs += 1
+            if not got:
+                loop.call_soon(chain)
+
+        def on_readable() -> None:
+            r.recv(10)
+            got.append(time.monotonic())
+            loop.remove_reader(r)
+            loop.stop()
+
+        loop.add_reader(r, on_readable)
+        loop.call_soon(chain)
+        loop.call_later(0.01, w.send, b"x")
+        loop.run_forever()
+        assert got and chain_runs > 10
+    finally:
+        r.close()
+        w.close()
