@@ -527,6 +527,10 @@ cdef class CoreLoop(LoopBase):
         self._wake_fd = _make_eventfd()
         self._poller.set_interest(self._wake_fd, EV_READ)
 
+    def _poller_fileno(self):
+        """The poller's own fd (epoll), for diagnostics and tests."""
+        return (<object>self._poller).fileno()
+
     def _pending_counts(self):
         """(ready callbacks, scheduled timers): for tests and the x-ray."""
         return (self._ready._size, self._timers._size)

@@ -1,0 +1,180 @@
+"""The low-level socket coroutines (sock_recv, sock_sendall, ...)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import pytest
+
+import aioloop
+
+
+@pytest.fixture
+def pair() -> "tuple[socket.socket, socket.socket]":
+    a, b = socket.socketpair()
+    a.setblocking(False)
+    b.setblocking(False)
+    yield a, b
+    a.close()
+    b.close()
+
+
+def test_sendall_and_recv_round_trip(loop: aioloop.Loop, pair: tuple[socket.socket, socket.socket]) -> None:
+    a, b = pair
+
+    async def main() -> bytes:
+        reader = asyncio.ensure_future(loop.sock_recv(b, 100))
+        await asyncio.sleep(0.01)  # make the reader wait in the poller
+        await loop.sock_sendall(a, b"ping")
+        return await reader
+
+    assert loop.run_until_complete(main()) == b"ping"
+    assert loop._get_reader(b.fileno()) is None
+
+
+def test_sendall_of_more_than_the_socket_buffer(loop: aioloop.Loop,
+                                                pair: tuple[socket.socket, socket.socket]) -> None:
+    a, b = pair
+    payload = bytes(range(256)) * 40_000  # ~10 MB, far over the buffer
+
+    async def drain() -> bytes:
+        chunks = []
+        total = 0
+        while total < len(payload):
+            chunk = await loop.sock_recv(b, 1 << 16)
+            chunks.append(chunk)
+            total += len(chunk)
+        return b"".join(chunks)
+
+    async def main() -> bytes:
+        receiver = asyncio.ensure_future(drain())
+        await loop.sock_sendall(a, payload)
+        return await receiver
+
+    assert loop.run_until_complete(main()) == payload
+
+
+def test_recv_into_and_eof(loop: aioloop.Loop, pair: tuple[socket.socket, socket.socket]) -> None:
+    a, b = pair
+    buf = bytearray(10)
+
+    async def main() -> tuple[int, bytes]:
+        await loop.sock_sendall(a, b"abc")
+        n = await loop.sock_recv_into(b, buf)
+        a.shutdown(socket.SHUT_WR)
+        return n, await loop.sock_recv(b, 10)
+
+    assert loop.run_until_complete(main()) == (3, b"")
+    assert bytes(buf[:3]) == b"abc"
+
+
+def test_udp_sendto_recvfrom(loop: aioloop.Loop) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s1, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s2:
+        s1.setblocking(False)
+        s2.setblocking(False)
+        s1.bind(("127.0.0.1", 0))
+        s2.bind(("127.0.0.1", 0))
+
+        async def main() -> tuple[bytes, object, int, object]:
+            waiter = asyncio.ensure_future(loop.sock_recvfrom(s1, 100))
+            await asyncio.sleep(0)
+            sent = await loop.sock_sendto(s2, b"dgram", s1.getsockname())
+            data, addr = await waiter
+            buf = bytearray(100)
+            await loop.sock_sendto(s2, b"two", s1.getsockname())
+            n, addr2 = await loop.sock_recvfrom_into(s1, buf)
+            assert sent == 5 and bytes(buf[:n]) == b"two"
+            return data, addr, n, addr2
+
+        data, addr, n, addr2 = loop.run_until_complete(main())
+        assert data == b"dgram" and addr == s2.getsockname() == addr2 and n == 3
+
+
+def test_connect_accept_and_host_name_resolution(loop: aioloop.Loop) -> None:
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        server.setblocking(False)
+        port = server.getsockname()[1]
+
+        async def main() -> bytes:
+            client = socket.socket()
+            client.setblocking(False)
+            try:
+                accept = asyncio.ensure_future(loop.sock_accept(server))
+                await loop.sock_connect(client, ("localhost", port))
+                conn, addr = await accept
+                with conn:
+                    assert conn.gettimeout() == 0  # accepted sockets are non-blocking
+                    await loop.sock_sendall(client, b"hi")
+                    return await loop.sock_recv(conn, 10)
+            finally:
+                client.close()
+
+        assert loop.run_until_complete(main()) == b"hi"
+
+
+def test_connect_refused_raises_connection_refused(loop: aioloop.Loop) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # bound but not listening
+        with socket.socket() as client:
+            client.setblocking(False)
+            with pytest.raises(ConnectionRefusedError):
+                loop.run_until_complete(loop.sock_connect(client, ("127.0.0.1", port)))
+            assert loop._get_writer(client.fileno()) is None
+
+
+def test_blocking_socket_is_rejected(loop: aioloop.Loop) -> None:
+    a, b = socket.socketpair()
+    with a, b:
+        coro = loop.sock_recv(a, 1)
+        with pytest.raises(ValueError, match="non-blocking"):
+            loop.run_until_complete(coro)
+
+
+def test_cancelled_recv_unregisters_its_reader(loop: aioloop.Loop,
+                                               pair: tuple[socket.socket, socket.socket]) -> None:
+    a, b = pair
+
+    async def main() -> None:
+        task = asyncio.ensure_future(loop.sock_recv(b, 10))
+        await asyncio.sleep(0.01)
+        assert loop._get_reader(b.fileno()) is not None
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert loop._get_reader(b.fileno()) is None
+        # Data sent afterwards is still there for the next reader: nothing
+        # was consumed by the cancelled one.
+        await loop.sock_sendall(a, b"kept")
+        assert await loop.sock_recv(b, 10) == b"kept"
+
+    loop.run_until_complete(main())
+
+
+def test_reset_peer_surfaces_as_connection_error(loop: aioloop.Loop) -> None:
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        server.setblocking(False)
+
+        async def main() -> None:
+            client = socket.socket()
+            client.setblocking(False)
+            try:
+                accept = asyncio.ensure_future(loop.sock_accept(server))
+                await loop.sock_connect(client, server.getsockname())
+                conn, _ = await accept
+                # RST instead of FIN: SO_LINGER with a zero timeout.
+                import struct
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                conn.close()
+                with pytest.raises(ConnectionResetError):
+                    await loop.sock_recv(client, 10)
+            finally:
+                client.close()
+
+        loop.run_until_complete(main())
