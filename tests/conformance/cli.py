@@ -80,7 +80,12 @@ def main(argv: list[str] | None = None) -> int:
         return _list(modules, args)
 
     started = time.monotonic()
-    print(f"conformance: loop={args.loop} python={version} ({args.python}) "
+    ok, what = runner.sanity_check(args.python, args.loop)
+    if not ok:
+        print(f"conformance: loop={args.loop} python={version}: the loop fails a 10-line "
+              f"sanity check (timer, thread wake-up, asyncio.run); not running the suite.\n{what}")
+        return 1
+    print(f"conformance: loop={args.loop} ({what}) python={version} ({args.python}) "
           f"modules={len(modules)}", flush=True)
     runs = []
     for module in modules:

@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-__all__ = ["ModuleRun", "REPO_ROOT", "list_modules", "run_module"]
+__all__ = ["ModuleRun", "REPO_ROOT", "list_modules", "python_version", "run_module", "sanity_check"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-MAX_RESTARTS = 8
+# A loop that crashes on every test would otherwise cost one process start
+# per test; past this many restarts the module is abandoned (and reported).
+MAX_RESTARTS = 40
 _STDERR_TAIL = 80
 
 
@@ -182,3 +184,38 @@ def python_version(python: str) -> str:
     out = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
                          check=True, capture_output=True, text=True)
     return out.stdout.strip()
+
+
+_SANITY = """
+import asyncio, sys, threading
+from tests.conformance import loops, substitution
+substitution.install(loops.get_spec(sys.argv[1]))
+loop = asyncio.new_event_loop()
+fut = loop.create_future()
+loop.call_later(0.01, fut.set_result, 1)
+assert loop.run_until_complete(fut) == 1
+threading.Thread(target=loop.call_soon_threadsafe, args=(loop.stop,)).start()
+loop.run_forever()
+assert loop.run_until_complete(asyncio.sleep(0.01, result=2)) == 2
+loop.close()
+assert asyncio.run(asyncio.sleep(0, result=3)) == 3
+print(type(loop).__module__ + "." + type(loop).__qualname__)
+"""
+
+
+def sanity_check(python: str, loop: str) -> tuple[bool, str]:
+    """Can *loop* run a timer, a thread wake-up and asyncio.run() at all?
+
+    Returns (ok, loop class name or the failure's output).  Run before the
+    modules so that a loop that crashes on everything fails in seconds with
+    one clear message instead of a thousand crash records.
+    """
+    try:
+        proc = subprocess.run([python, "-X", "faulthandler", "-c", _SANITY, loop], cwd=REPO_ROOT,
+                              capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        return False, "timed out after 60s"
+    if proc.returncode != 0:
+        out = (proc.stdout + proc.stderr).strip().splitlines()
+        return False, f"exit {proc.returncode}:\n" + "\n".join(out[-25:])
+    return True, proc.stdout.strip()

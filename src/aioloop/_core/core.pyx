@@ -245,6 +245,7 @@ cdef class CoreLoop(LoopBase):
             raise ValueError(f"Invalid file descriptor: {fd}")
         self._ensure_fd_capacity(fd)
         h = new_handle(callback, args, self, None)
+        h._persistent = True
         # Ask the kernel first: a bad fd or a regular file raises here and
         # leaves no half-registered state behind.
         self._poller.set_interest(fd, self._interest_of(fd) | kind)
@@ -283,8 +284,11 @@ cdef class CoreLoop(LoopBase):
         return self._add_io(fd, EV_WRITE, callback, args)
 
     def _make_handle(self, callback, tuple args):
-        """A Handle for callback(*args) that is not scheduled yet."""
-        return new_handle(callback, args, self, None)
+        """A reusable Handle for callback(*args) (e.g. a signal handler),
+        not scheduled yet."""
+        cdef Handle h = new_handle(callback, args, self, None)
+        h._persistent = True
+        return h
 
     def _add_callback(self, Handle handle):
         """Queue an existing handle for the next iteration (unless cancelled)."""
@@ -470,6 +474,11 @@ cdef class CoreLoop(LoopBase):
                 self._run_handle_slow(h)
             else:
                 h._execute()
+            if not h._persistent:
+                # Break obj -> handle -> obj cycles (handles are not GC
+                # tracked, see handles.pyx).
+                h._callback = None
+                h._args = None
         self._current_handle = None
         return 0
 

@@ -18,6 +18,9 @@ cdef class Handle:
     cdef readonly object _context
     cdef readonly LoopBase _loop
     cdef readonly bint _cancelled
+    # Reader/writer/signal handles run many times; the rest run once and
+    # drop their callback afterwards (see handles.pyx: why no GC).
+    cdef bint _persistent
     cdef object _repr
     cdef readonly object _source_traceback
     cdef object __weakref__
