@@ -59,12 +59,15 @@ def _split(short_id: str) -> tuple[str, str, str]:
 class _Recorder(unittest.TestResult):
     """Collects one record per test and writes it when the test stops."""
 
-    def __init__(self, out: IO[str], version: str, test_timeout: float, gc_each: bool) -> None:
+    def __init__(self, out: IO[str], version: str, test_timeout: float, gc_each: bool,
+                 short_timeout: float, short_timeout_scopes: frozenset[str]) -> None:
         super().__init__()
         self.buffer = True  # test output goes into failure reports, not the log
         self._out = out
         self._version = version
         self._timeout = test_timeout
+        self._short_timeout = short_timeout
+        self._short_timeout_scopes = short_timeout_scopes
         self._gc_each = gc_each
         self._rec: dict[str, Any] | None = None
         self._t0 = 0.0
@@ -94,7 +97,8 @@ class _Recorder(unittest.TestResult):
         self._flush_stray()
         substitution.take_loop_counts()
         self.emit({"event": "start", "id": short, "scope": found.scope, "reason": found.reason})
-        faulthandler.dump_traceback_later(self._timeout, exit=True, file=sys.__stderr__)
+        timeout = self._short_timeout if found.scope in self._short_timeout_scopes else self._timeout
+        faulthandler.dump_traceback_later(timeout, exit=True, file=sys.__stderr__)
         self._t0 = time.perf_counter()
 
     def stopTest(self, test: unittest.TestCase) -> None:
@@ -259,6 +263,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", default=[], help="fnmatch patterns on test ids")
     parser.add_argument("--include-internal", action="store_true")
     parser.add_argument("--test-timeout", type=float, default=60.0)
+    parser.add_argument("--short-timeout", type=float, default=15.0,
+                        help="seconds per test in --short-timeout-scopes")
+    parser.add_argument("--short-timeout-scopes", default="",
+                        help="comma-separated scopes (not gated: a hang there costs less)")
     parser.add_argument("--no-gc", action="store_true", help="no gc.collect() after each test")
     parser.add_argument("--list", action="store_true", help="classify only, run nothing")
     args = parser.parse_args(argv)
@@ -275,7 +283,9 @@ def main(argv: list[str] | None = None) -> int:
             skip_ids = {line.strip() for line in f if line.strip()}
 
     with open(args.out, "a") as out:
-        recorder = _Recorder(out, version, args.test_timeout, gc_each=not args.no_gc)
+        recorder = _Recorder(out, version, args.test_timeout, gc_each=not args.no_gc,
+                             short_timeout=args.short_timeout,
+                             short_timeout_scopes=frozenset(s for s in args.short_timeout_scopes.split(",") if s))
         module, notes, skip_reason = _load(args.module)
         recorder.emit({"event": "module", "module": args.module, "python": sys.version.split()[0],
                        "loop": spec.name, "loop_class": f"{spec.loop_class.__module__}.{spec.loop_class.__qualname__}",
