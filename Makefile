@@ -12,7 +12,9 @@ demo:
 test: test-3.11 test-3.12 test-3.13
 
 test-3.11:
-	@py=$$(scripts/venv.sh 3.11 | tail -n1) && $$py -m pytest -p no:cacheprovider tests
+	@py=$$(scripts/venv.sh 3.11 dev | tail -n1) && \
+	  $$py -m ruff check src tests/*.py examples && $$py -m mypy && \
+	  $$py -m pytest -p no:cacheprovider tests
 
 test-3.12:
 	@py=$$(scripts/venv.sh 3.12 | tail -n1) && AIOLOOP_CONFORMANCE=smoke $$py -m pytest -p no:cacheprovider tests
@@ -24,7 +26,7 @@ bench:
 	@py=$$(scripts/venv.sh 3.11 bench | tail -n1) && $$py -m benchmarks
 
 lint:
-	@py=$$(scripts/venv.sh 3.11 dev | tail -n1) && $$py -m ruff check src tests benchmarks examples && $$py -m mypy
+	@py=$$(scripts/venv.sh 3.11 dev | tail -n1) && $$py -m ruff check src tests/*.py examples && $$py -m mypy
 
 clean:
 	rm -rf build .venv-* src/aioloop/_core/*.c src/aioloop/_core/*.so

@@ -92,7 +92,8 @@ def test_debug_mode_logs_slow_callbacks_by_name(loop: aioloop.Loop,
                and m.endswith("seconds") for m in msgs), msgs
 
 
-def test_debug_mode_names_the_slow_task(loop: aioloop.Loop, caplog: pytest.LogCaptureFixture) -> None:
+def test_debug_mode_names_the_slow_task(loop: aioloop.Loop,
+                                       caplog: pytest.LogCaptureFixture) -> None:
     loop.set_debug(True)
     loop.slow_callback_duration = 0.01
 

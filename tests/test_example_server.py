@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import http.client
-import os
 import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "http_server.py"

@@ -91,7 +91,7 @@ def test_parent_loop_keeps_working_after_child_uses_its_copy(loop: aioloop.Loop)
         b.close()
 
 
-def test_asyncio_running_loop_is_reset_in_a_child_forked_inside_the_loop(loop: aioloop.Loop) -> None:
+def test_a_child_forked_inside_the_loop_can_run_a_new_loop(loop: aioloop.Loop) -> None:
     async def main() -> int:
         pid = os.fork()
         if pid == 0:

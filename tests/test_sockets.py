@@ -11,7 +11,7 @@ import aioloop
 
 
 @pytest.fixture
-def pair() -> "tuple[socket.socket, socket.socket]":
+def pair() -> tuple[socket.socket, socket.socket]:
     a, b = socket.socketpair()
     a.setblocking(False)
     b.setblocking(False)
@@ -20,7 +20,8 @@ def pair() -> "tuple[socket.socket, socket.socket]":
     b.close()
 
 
-def test_sendall_and_recv_round_trip(loop: aioloop.Loop, pair: tuple[socket.socket, socket.socket]) -> None:
+def test_sendall_and_recv_round_trip(loop: aioloop.Loop,
+                                     pair: tuple[socket.socket, socket.socket]) -> None:
     a, b = pair
 
     async def main() -> bytes:
@@ -105,7 +106,7 @@ def test_connect_accept_and_host_name_resolution(loop: aioloop.Loop) -> None:
             try:
                 accept = asyncio.ensure_future(loop.sock_accept(server))
                 await loop.sock_connect(client, ("localhost", port))
-                conn, addr = await accept
+                conn, _ = await accept
                 with conn:
                     assert conn.gettimeout() == 0  # accepted sockets are non-blocking
                     await loop.sock_sendall(client, b"hi")

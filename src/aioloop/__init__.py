@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from aioloop.loop import Loop
 from aioloop.policy import EventLoopPolicy
 
-__all__ = ["Loop", "EventLoopPolicy", "new_event_loop", "run", "install"]
+__all__ = ["EventLoopPolicy", "Loop", "install", "new_event_loop", "run"]
 __version__ = "0.1.0.dev0"
 
 _T = TypeVar("_T")

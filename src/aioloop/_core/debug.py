@@ -10,7 +10,13 @@ from __future__ import annotations
 import asyncio
 import asyncio.base_events
 import inspect
+import logging
 from typing import Any
+
+
+def asyncio_logger() -> logging.Logger:
+    """asyncio's logger, looked up per call (see the module docstring)."""
+    return asyncio.base_events.logger  # type: ignore[attr-defined, no-any-return]
 
 
 def check_callback(callback: Any, method: str) -> None:
@@ -35,5 +41,5 @@ def format_handle(handle: Any) -> str:
 def check_slow_callback(handle: Any, seconds: float, limit: float) -> None:
     """Log 'Executing <handle> took N seconds' when over the limit."""
     if seconds >= limit:
-        asyncio.base_events.logger.warning(
+        asyncio_logger().warning(
             "Executing %s took %.3f seconds", format_handle(handle), seconds)

@@ -46,7 +46,7 @@ class Loop(CoreLoop,
         self._default_executor = None
         self._executor_shutdown_called = False
         # Debug mode follows PYTHONASYNCIODEBUG / -X dev, like asyncio.
-        self.set_debug(asyncio.coroutines._is_debug_mode())
+        self.set_debug(asyncio.coroutines._is_debug_mode())  # type: ignore[attr-defined]
 
     def _after_fork_core(self) -> None:
         super()._after_fork_core()

@@ -8,11 +8,13 @@ asyncio keep working.
 
 from __future__ import annotations
 
-import asyncio.base_events
 import sys
 import traceback
 from collections.abc import Callable
 from typing import Any
+
+from aioloop._core.debug import asyncio_logger
+from aioloop.loop._host import LoopHost
 
 ExceptionHandler = Callable[[Any, dict[str, Any]], object]
 
@@ -23,11 +25,11 @@ _RUN_HANDLER_IN_CONTEXT = sys.version_info >= (3, 12)
 
 def _logger() -> Any:
     # Looked up per call: asyncio users (and CPython's tests) replace
-    # asyncio.base_events.logger, and the replacement must hear our errors.
-    return asyncio.base_events.logger
+    # asyncio_logger(), and the replacement must hear our errors.
+    return asyncio_logger()
 
 
-class ErrorsMixin:
+class ErrorsMixin(LoopHost):
     """set/get/default/call_exception_handler."""
 
     _exception_handler: ExceptionHandler | None = None

@@ -11,17 +11,19 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from aioloop._core.debug import check_callback
+from aioloop._core.debug import asyncio_logger, check_callback
+from aioloop.loop._host import LoopHost
 
 
-class ExecutorsMixin:
+class ExecutorsMixin(LoopHost):
     """run_in_executor, set_default_executor, shutdown_default_executor,
     getaddrinfo and getnameinfo."""
 
     _default_executor: concurrent.futures.Executor | None = None
     _executor_shutdown_called = False
 
-    def run_in_executor(self, executor: concurrent.futures.Executor | None,
+    def run_in_executor(  # type: ignore[override]
+            self, executor: concurrent.futures.Executor | None,
                         func: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
         """Run func(*args) in executor (None: the default thread pool) and
         return an asyncio Future for its result.
@@ -104,7 +106,7 @@ class ExecutorsMixin:
     def _getaddrinfo_debug(self, host: Any, port: Any, family: int, type: int,
                            proto: int, flags: int) -> list[Any]:
         # Debug mode: log each look-up and how long it took.
-        logger = asyncio.base_events.logger
+        logger = asyncio_logger()
         parts = [f"{host}:{port!r}"]
         for label, value in (("family", family), ("type", type),
                              ("proto", proto), ("flags", flags)):
@@ -142,4 +144,4 @@ if sys.version_info < (3, 12):
         """Shut the default executor down, waiting for its threads to join."""
         await _shutdown_3_12(self)
 
-    ExecutorsMixin.shutdown_default_executor = _shutdown_3_11  # type: ignore[method-assign]
+    ExecutorsMixin.shutdown_default_executor = _shutdown_3_11  # type: ignore[method-assign, assignment]

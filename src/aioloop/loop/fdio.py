@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from aioloop.loop._host import LoopHost
+
 FileLike = Any  # an int fd or an object with fileno()
 
 
@@ -31,7 +33,7 @@ def fileobj_to_fd(fileobj: FileLike) -> int:
     return fd
 
 
-class FdIOMixin:
+class FdIOMixin(LoopHost):
     """add_reader, remove_reader, add_writer, remove_writer."""
 
     def _init_fdio(self) -> None:
@@ -51,7 +53,8 @@ class FdIOMixin:
             raise RuntimeError(
                 f"File descriptor {fd!r} is used by transport {transport!r}")
 
-    def add_reader(self, fd: FileLike, callback: Callable[..., object], *args: Any) -> None:
+    def add_reader(  # type: ignore[override]
+            self, fd: FileLike, callback: Callable[..., object], *args: Any) -> None:
         """Call callback(*args) whenever fd is readable (replacing any
         previous reader).  Raises ValueError for a bad file object, OSError
         (e.g. PermissionError for a regular file) if the poller refuses it,
@@ -64,7 +67,8 @@ class FdIOMixin:
         self._ensure_fd_no_transport(fd)
         return self._remove_reader(fileobj_to_fd(fd))
 
-    def add_writer(self, fd: FileLike, callback: Callable[..., object], *args: Any) -> None:
+    def add_writer(  # type: ignore[override]
+            self, fd: FileLike, callback: Callable[..., object], *args: Any) -> None:
         """Call callback(*args) whenever fd is writable (see add_reader)."""
         self._ensure_fd_no_transport(fd)
         self._add_writer(fileobj_to_fd(fd), callback, *args)

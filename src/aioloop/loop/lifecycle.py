@@ -13,8 +13,11 @@ import threading
 import warnings
 import weakref
 from asyncio import events
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Generator
 from typing import Any, TypeVar
+
+from aioloop._core.debug import asyncio_logger
+from aioloop.loop._host import LoopHost
 
 _T = TypeVar("_T")
 
@@ -31,10 +34,10 @@ def _stop_when_done(fut: asyncio.Future[Any]) -> None:
             # The loop is about to see this exception escape; don't stop it
             # as well (asyncio's rule: the exception propagates instead).
             return
-    asyncio.futures._get_loop(fut).stop()
+    asyncio.futures._get_loop(fut).stop()  # type: ignore[attr-defined]
 
 
-class LifecycleMixin:
+class LifecycleMixin(LoopHost):
     """run_forever, run_until_complete, close and the async-generator hooks."""
 
     def _init_lifecycle(self) -> None:
@@ -86,7 +89,7 @@ class LifecycleMixin:
         finally:
             self._run_forever_cleanup()
 
-    def run_until_complete(self, future: Awaitable[_T]) -> _T:
+    def run_until_complete(self, future: Generator[Any, None, _T] | Awaitable[_T]) -> _T:
         """Run until the future (or coroutine, wrapped in a Task) is done.
 
         Returns its result or raises its exception; raises RuntimeError if
@@ -96,11 +99,11 @@ class LifecycleMixin:
             raise RuntimeError("Event loop is closed")
         self._check_running()
         new_task = not asyncio.isfuture(future)
-        fut = asyncio.ensure_future(future, loop=self)
+        fut = asyncio.ensure_future(future, loop=self)  # type: ignore[arg-type]
         if new_task:
             # The caller gets the exception from us; the task need not log
             # "Task exception was never retrieved" / "destroyed but pending".
-            fut._log_destroy_pending = False
+            fut._log_destroy_pending = False  # type: ignore[attr-defined]
         fut.add_done_callback(_stop_when_done)
         try:
             self.run_forever()
@@ -127,7 +130,7 @@ class LifecycleMixin:
         if self._closed:
             return
         if self._debug_flag():
-            asyncio.base_events.logger.debug("Close %r", self)
+            asyncio_logger().debug("Close %r", self)
         self._close_signals()
         self._close_core()
         self._close_executor()
@@ -149,7 +152,7 @@ class LifecycleMixin:
         if self._asyncgens_shutdown_called:
             warnings.warn(
                 f"asynchronous generator {agen!r} was scheduled after "
-                f"loop.shutdown_asyncgens() call", ResourceWarning, source=self)
+                f"loop.shutdown_asyncgens() call", ResourceWarning, source=self, stacklevel=2)
         self._asyncgens.add(agen)
 
     async def shutdown_asyncgens(self) -> None:
@@ -161,7 +164,7 @@ class LifecycleMixin:
         self._asyncgens.clear()
         results = await asyncio.gather(*[ag.aclose() for ag in closing],
                                        return_exceptions=True)
-        for result, agen in zip(results, closing):
+        for result, agen in zip(results, closing, strict=True):
             if isinstance(result, Exception):
                 self.call_exception_handler({
                     "message": f"an error occurred during closing of "

@@ -16,6 +16,9 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from aioloop._core.debug import asyncio_logger
+from aioloop.loop._host import LoopHost
+
 
 def _noop_signal_handler(signum: int, frame: Any) -> None:
     # Installed so Python writes the signal number to the wake-up fd; the
@@ -30,7 +33,7 @@ def _check_signal(sig: Any) -> None:
         raise ValueError(f"invalid signal number {sig}")
 
 
-class SignalsMixin:
+class SignalsMixin(LoopHost):
     """add_signal_handler, remove_signal_handler."""
 
     def _init_signals(self) -> None:
@@ -77,7 +80,8 @@ class SignalsMixin:
         else:
             self._add_callback_signalsafe(handle)
 
-    def add_signal_handler(self, sig: int, callback: Callable[..., object], *args: Any) -> None:
+    def add_signal_handler(  # type: ignore[override]
+            self, sig: int, callback: Callable[..., object], *args: Any) -> None:
         """Run callback(*args) on the loop whenever signal sig arrives.
 
         Raises TypeError for a coroutine callback or non-int sig, ValueError
@@ -132,7 +136,7 @@ class SignalsMixin:
         try:
             signal.set_wakeup_fd(-1)
         except (ValueError, OSError) as exc:
-            asyncio.base_events.logger.info("set_wakeup_fd(-1) failed: %s", exc)
+            asyncio_logger().info("set_wakeup_fd(-1) failed: %s", exc)
 
     def _close_signals(self) -> None:
         if self._signal_handlers:
@@ -140,7 +144,7 @@ class SignalsMixin:
                 import warnings
                 warnings.warn(f"Closing the loop {self!r} on interpreter shutdown "
                               f"stage, skipping signal handlers removal",
-                              ResourceWarning, source=self)
+                              ResourceWarning, source=self, stacklevel=2)
                 self._signal_handlers.clear()
             else:
                 for sig in list(self._signal_handlers):

@@ -13,6 +13,8 @@ import functools
 import socket
 from typing import Any
 
+from aioloop.loop._host import LoopHost
+
 try:
     import ssl
     _SSLSocket: Any = ssl.SSLSocket
@@ -49,7 +51,7 @@ def _settle(fut: asyncio.Future[Any], op: Any, *args: Any) -> bool:
     return True
 
 
-class SocketsMixin:
+class SocketsMixin(LoopHost):
     """sock_recv, sock_recv_into, sock_recvfrom, sock_recvfrom_into,
     sock_sendall, sock_sendto, sock_connect, sock_accept."""
 

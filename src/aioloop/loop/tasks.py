@@ -8,6 +8,8 @@ import warnings
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from aioloop.loop._host import LoopHost
+
 TaskFactory = Callable[..., "asyncio.Future[Any]"]
 
 
@@ -27,7 +29,7 @@ def _name_task(task: Any, name: str | None) -> None:
     set_name(name)
 
 
-class TasksMixin:
+class TasksMixin(LoopHost):
     """create_future, create_task and the task factory."""
 
     _task_factory: TaskFactory | None = None
@@ -36,8 +38,9 @@ class TasksMixin:
         """Return a new asyncio.Future bound to this loop."""
         return asyncio.Future(loop=self)
 
-    def create_task(self, coro: Coroutine[Any, Any, Any], *, name: str | None = None,
-                    context: Any = None) -> asyncio.Future[Any]:
+    def create_task(  # type: ignore[override]
+            self, coro: Coroutine[Any, Any, Any], *, name: str | None = None,
+            context: Any = None) -> asyncio.Future[Any]:
         """Wrap coro in a Task (or the task factory's object) and schedule it.
 
         Raises RuntimeError if the loop is closed.
@@ -46,16 +49,17 @@ class TasksMixin:
             raise RuntimeError("Event loop is closed")
         factory = self._task_factory
         if factory is None:
-            task = asyncio.Task(coro, loop=self, name=name, context=context)
+            task: Any = asyncio.Task(coro, loop=self, name=name, context=context)
             if task._source_traceback:
+                # Point the creation traceback at the caller, not at us.
                 del task._source_traceback[-1]
-            return task
+            return task  # type: ignore[no-any-return]
         if context is None:
-            task = factory(self, coro)
+            made = factory(self, coro)
         else:
-            task = factory(self, coro, context=context)
-        _name_task(task, name)
-        return task
+            made = factory(self, coro, context=context)
+        _name_task(made, name)
+        return made
 
     def set_task_factory(self, factory: TaskFactory | None) -> None:
         """Use factory(loop, coro[, context=]) for create_task(); None restores
