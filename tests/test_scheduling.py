@@ -301,3 +301,39 @@ def test_busy_ready_queue_does_not_starve_io(loop: aioloop.Loop) -> None:
     finally:
         r.close()
         w.close()
+
+
+def test_timer_heap_order_under_random_schedule_and_cancel(loop: aioloop.Loop) -> None:
+    # Property check of the indexed 4-ary heap: whatever mix of deadlines
+    # and cancellations, the survivors fire sorted by (deadline, schedule
+    # order) and the cancelled never fire.
+    import random
+
+    rng = random.Random(1234)
+    base = loop.time() + 0.01
+    fired: list[int] = []
+    handles = []
+    expected = []
+    for i in range(3000):
+        when = base + rng.choice([0.0, 0.001, 0.002]) + rng.random() * 0.01
+        h = loop.call_at(when, fired.append, i)
+        handles.append((when, i, h))
+    for when, i, h in handles:
+        if rng.random() < 0.4:
+            h.cancel()
+        else:
+            expected.append((when, i))
+    # Cancel some more while the loop runs, from inside a callback.
+    late_cancel = [h for _, _, h in handles[::7] if not h.cancelled()]
+
+    def cancel_some() -> None:
+        for h in late_cancel:
+            h.cancel()
+
+    loop.call_at(base - 0.005, cancel_some)
+    cancelled_late = {id(h) for h in late_cancel}
+    expected = [(w, i) for w, i in expected if id(handles[i][2]) not in cancelled_late]
+    loop.call_at(base + 0.05, loop.stop)
+    loop.run_forever()
+    assert fired == [i for _, i in sorted(expected)]
+    assert loop._pending_counts() == (0, 0)
