@@ -17,6 +17,11 @@ from aioloop._core.poller cimport Poller
 # monotonic time the current iteration began; `polling` is 1 while the loop
 # waits in the poller (idle, not blocked).  Plain stores, no locks: a reader
 # in another thread or process may see a torn pair and simply looks again.
+# Size of the per-loop receive buffer: asyncio's max_size per recv().
+cdef enum:
+    RECV_BUFFER_SIZE = 262144
+
+
 cdef struct LoopStamp:
     uint64_t seq
     int64_t iteration_ns
@@ -53,11 +58,17 @@ cdef class CoreLoop(LoopBase):
     cdef LoopStamp _stamp_local
     cdef LoopStamp *_stamp
 
+    # One receive buffer per loop, shared by its transports: a transport
+    # reads into it and hands the protocol an exact-size bytes copy, so no
+    # connection ever allocates a fresh 256 KiB buffer per read (see stream.pyx).
+    cdef char *_recv_buffer
+
     # Optional observer (x-ray, profilers); None costs one pointer test per
     # callback.
     cdef object _instrument
     cdef object _slow_callback_duration
 
+    cdef char *recv_buffer(self) except NULL
     cdef int _check_closed(self) except -1
     cdef Handle _call_soon(self, object callback, tuple args, object context)
     cdef TimerHandle _call_at(self, double when, object callback, tuple args, object context)

@@ -17,7 +17,7 @@ cimport cython
 from cpython.ref cimport PyObject, Py_INCREF, Py_XDECREF, Py_DECREF
 from libc.errno cimport errno, EAGAIN, EINTR
 from libc.stdint cimport uint64_t, int64_t
-from libc.stdlib cimport realloc, free
+from libc.stdlib cimport malloc, realloc, free
 from libc.string cimport memset
 from aioloop._core.oserror cimport raise_oserror
 
@@ -117,6 +117,8 @@ cdef class CoreLoop(LoopBase):
 
     def __dealloc__(self):
         cdef int fd
+        free(self._recv_buffer)
+        self._recv_buffer = NULL
         if self._readers != NULL or self._writers != NULL:
             for fd in range(self._fd_capacity):
                 Py_XDECREF(self._readers[fd])
@@ -126,6 +128,13 @@ cdef class CoreLoop(LoopBase):
         if self._wake_fd >= 0:
             close(self._wake_fd)
             self._wake_fd = -1
+
+    cdef char *recv_buffer(self) except NULL:
+        if self._recv_buffer == NULL:
+            self._recv_buffer = <char*>malloc(RECV_BUFFER_SIZE)
+            if self._recv_buffer == NULL:
+                raise MemoryError()
+        return self._recv_buffer
 
     # -- the clock ---------------------------------------------------------
 

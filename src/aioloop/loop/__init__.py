@@ -18,6 +18,7 @@ from aioloop.loop.lifecycle import LifecycleMixin
 from aioloop.loop.signals import SignalsMixin
 from aioloop.loop.sockets import SocketsMixin
 from aioloop.loop.tasks import TasksMixin
+from aioloop.loop.transports import TransportsMixin
 
 __all__ = ["Loop"]
 
@@ -30,6 +31,7 @@ class Loop(CoreLoop,
            FdIOMixin,
            SignalsMixin,
            SocketsMixin,
+           TransportsMixin,
            asyncio.AbstractEventLoop):
     """An asyncio event loop with a compiled core, for Linux.
 

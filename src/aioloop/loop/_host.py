@@ -37,7 +37,7 @@ if TYPE_CHECKING:
         _task_factory: Any
         _default_executor: Any
         _executor_shutdown_called: bool
-        _transports: dict[int, Any]
+        _transports: Any
 
         def _debug_flag(self) -> bool: ...
         def _ensure_fd_no_transport(self, fd: Any) -> None: ...

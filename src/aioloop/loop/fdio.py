@@ -7,6 +7,7 @@ transport out of reach, as asyncio does.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -39,7 +40,9 @@ class FdIOMixin(LoopHost):
     def _init_fdio(self) -> None:
         # fd -> transport, filled by the transports (networking); a user's
         # add_reader on such an fd would steal the transport's events.
-        self._transports: dict[int, Any] = {}
+        # Weak values, as in asyncio: a transport nobody holds any more must
+        # still be collectable (and warn that it was never closed).
+        self._transports: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
 
     def _ensure_fd_no_transport(self, fd: FileLike) -> None:
         fileno = fd

@@ -1,0 +1,41 @@
+# The stream transport: a connected socket (TCP, Unix) or a pipe end, driven
+# by the loop's readiness callbacks.  See stream.pyx.
+
+from aioloop._core.core cimport CoreLoop
+
+
+cdef class StreamTransport:
+    cdef CoreLoop _loop
+    cdef object _sock            # the socket or pipe object we own (closed with us)
+    cdef readonly int _sock_fd
+    cdef object _protocol
+    cdef bint _buffered          # the protocol is an asyncio.BufferedProtocol
+    cdef bint _protocol_connected
+    cdef dict _extra
+    cdef object _server
+    cdef int _conn_lost          # >0 once connection_lost is scheduled
+    cdef bint _closing
+    cdef bint _paused            # pause_reading() in force
+    cdef bint _eof               # write_eof() called
+    cdef bint _protocol_paused   # pause_writing() sent to the protocol
+    cdef bint _can_read          # this end reads (not a write-only pipe)
+    cdef bint _can_write         # this end writes (not a read-only pipe)
+    cdef bint _is_socket         # send()/recv() rather than write()/read()
+    cdef Py_ssize_t _high_water
+    cdef Py_ssize_t _low_water
+    # Pending output: a deque of bytes-like objects, and its total size.
+    cdef object _buffer
+    cdef Py_ssize_t _buffer_size
+    cdef object _empty_waiter    # sendfile's "buffer drained" future
+    cdef object __weakref__
+
+    cdef int _start_reading(self) except -1
+    cdef int _read_into_protocol(self) except -1
+    cdef int _read_into_buffer(self) except -1
+    cdef int _on_eof(self) except -1
+    cdef int _write_pending(self) except -1
+    cdef int _drop_sent(self, Py_ssize_t n) except -1
+    cdef int _maybe_pause_protocol(self) except -1
+    cdef int _maybe_resume_protocol(self) except -1
+    cdef int _fatal_error(self, object exc, str message) except -1
+    cdef int _force_close(self, object exc) except -1

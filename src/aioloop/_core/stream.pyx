@@ -1,0 +1,626 @@
+# cython: language_level=3
+"""The stream transport: asyncio.Transport over a socket or a pipe end.
+
+Behaviour follows asyncio's selector transports (selector_events.py and
+unix_events.py): the same callbacks in the same order, the same errors, the
+same flow control.  What differs is how the bytes move:
+
+* Reads go straight to ``recv()``/``read()`` into the loop's shared 256 KiB
+  buffer, and the protocol gets an exact-size ``bytes`` copy.  asyncio calls
+  ``sock.recv(262144)``, which allocates 256 KiB per read; glibc serves that
+  with mmap/munmap until its threshold adapts, so a fresh server runs its
+  first connections several times slower.  Here the buffer is allocated
+  once per loop.  BufferedProtocol reads go directly into the protocol's
+  buffer.
+* Writes try ``send()``/``write()`` at once from the caller's buffer, with
+  no copy; only what the kernel does not take is queued, and the queue is
+  flushed with one ``writev()`` of up to 64 buffers.
+"""
+
+cimport cython
+from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE, PyBUF_WRITABLE
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from libc.errno cimport errno, EAGAIN, EINTR
+from libc.string cimport memset
+
+import collections
+import socket
+import warnings
+
+import os
+from asyncio import BufferedProtocol, trsock
+from asyncio.constants import _SendfileMode
+
+from aioloop._core.core cimport CoreLoop
+from aioloop._core.debug import asyncio_logger
+from aioloop._core.oserror cimport raise_oserror
+from aioloop._core.poller cimport EV_READ, EV_WRITE
+
+cdef extern from "<sys/socket.h>" nogil:
+    ssize_t send(int fd, const void *buf, size_t n, int flags)
+    ssize_t recv(int fd, void *buf, size_t n, int flags)
+    int MSG_NOSIGNAL
+
+cdef extern from "<sys/uio.h>" nogil:
+    cdef struct iovec:
+        void *iov_base
+        size_t iov_len
+    ssize_t writev(int fd, const iovec *iov, int iovcnt)
+
+cdef extern from "<sys/socket.h>" nogil:
+    cdef struct msghdr:
+        void *msg_name
+        unsigned int msg_namelen
+        iovec *msg_iov
+        size_t msg_iovlen
+        void *msg_control
+        size_t msg_controllen
+        int msg_flags
+    ssize_t sendmsg(int fd, const msghdr *msg, int flags)
+
+cdef extern from "<unistd.h>" nogil:
+    ssize_t read(int fd, void *buf, size_t n)
+    ssize_t write(int fd, const void *buf, size_t n)
+
+cdef enum:
+    RECV_SIZE = 262144          # asyncio's max_size per read
+    WRITEV_MAX = 64             # buffers per writev() call
+    LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5
+
+
+cdef inline bint _would_block(int err) noexcept:
+    # EWOULDBLOCK is EAGAIN on Linux.
+    return err == EAGAIN or err == EINTR
+
+
+def _set_result_unless_cancelled(fut, result):
+    if not fut.cancelled():
+        fut.set_result(result)
+
+
+@cython.no_gc_clear
+cdef class StreamTransport:
+    """A transport for a connected stream socket or a pipe end."""
+
+    def __init__(self, CoreLoop loop, sock, protocol, waiter=None, extra=None,
+                 server=None, *, bint is_socket=True, bint can_read=True,
+                 bint can_write=True):
+        self._loop = loop
+        self._sock = sock
+        self._sock_fd = sock.fileno()
+        self._extra = {} if extra is None else dict(extra)
+        self._is_socket = is_socket
+        self._can_read = can_read
+        self._can_write = can_write
+        if is_socket:
+            self._extra['socket'] = trsock.TransportSocket(sock)
+            try:
+                self._extra['sockname'] = sock.getsockname()
+            except OSError:
+                self._extra['sockname'] = None
+            if 'peername' not in self._extra:
+                try:
+                    self._extra['peername'] = sock.getpeername()
+                except OSError:
+                    self._extra['peername'] = None
+            if (sock.family in (socket.AF_INET, socket.AF_INET6)
+                    and sock.type == socket.SOCK_STREAM
+                    and sock.proto == socket.IPPROTO_TCP):
+                # Small writes go out at once instead of waiting for an ACK
+                # (asyncio does the same).
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        else:
+            self._extra['pipe'] = sock
+        self._buffer = collections.deque()
+        self._high_water = 64 * 1024
+        self._low_water = 16 * 1024
+        self.set_protocol(protocol)
+        self._server = server
+        if server is not None:
+            server._attach(self)
+        loop._transports[self._sock_fd] = self
+        loop.call_soon(protocol.connection_made, self)
+        if can_read:
+            # Only start reading once connection_made() has run.
+            loop.call_soon(self._resume_after_connect)
+        elif not is_socket:
+            loop.call_soon(self._watch_pipe_reader)
+        if waiter is not None:
+            loop.call_soon(_set_result_unless_cancelled, waiter, None)
+
+    def _watch_pipe_reader(self):
+        if not self._closing:
+            self._loop._add_io(self._sock_fd, EV_READ, self._pipe_reader_gone, ())
+
+    def _resume_after_connect(self):
+        if not self._closing and not self._paused:
+            self._start_reading()
+
+    cdef int _start_reading(self) except -1:
+        self._loop._add_io(self._sock_fd, EV_READ, self._read_ready, ())
+        return 0
+
+    # -- protocol and info ---------------------------------------------------
+
+    def set_protocol(self, protocol):
+        """Switch the protocol that receives data and events."""
+        self._protocol = protocol
+        self._buffered = isinstance(protocol, BufferedProtocol)
+        self._protocol_connected = True
+
+    def get_protocol(self):
+        """Return the current protocol."""
+        return self._protocol
+
+    def get_extra_info(self, name, default=None):
+        """Return 'socket', 'sockname', 'peername' (sockets) or 'pipe'."""
+        return self._extra.get(name, default)
+
+    def is_closing(self):
+        """Return True once close() or abort() was called, or the
+        connection was lost."""
+        return self._closing
+
+    def can_write_eof(self):
+        """Stream sockets and pipes can half-close: always True."""
+        return True
+
+    def __repr__(self):
+        info = [type(self).__name__]
+        if self._sock is None:
+            info.append('closed')
+        elif self._closing:
+            info.append('closing')
+        info.append(f'fd={self._sock_fd}')
+        if self._loop is not None and not self._loop._closed and self._sock is not None:
+            info.append('read=polling' if self._loop._get_reader(self._sock_fd) is not None
+                        else 'read=idle')
+            state = 'polling' if self._loop._get_writer(self._sock_fd) is not None else 'idle'
+            info.append(f'write=<{state}, bufsize={self._buffer_size}>')
+        return '<{}>'.format(' '.join(info))
+
+    def __del__(self):
+        if self._sock is not None:
+            warnings.warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
+            self._sock.close()
+            self._sock = None
+            if self._server is not None:
+                self._server._detach(self)
+                self._server = None
+
+    # -- reading ---------------------------------------------------------------
+
+    def is_reading(self):
+        """Return True if the transport is receiving."""
+        return not self._closing and not self._paused
+
+    def pause_reading(self):
+        """Stop calling the protocol with received data until resumed."""
+        if self._closing or self._paused:
+            return
+        self._paused = True
+        self._loop._remove_io(self._sock_fd, EV_READ)
+        if self._loop._debug:
+            asyncio_logger().debug("%r pauses reading", self)
+
+    def resume_reading(self):
+        """Resume receiving after pause_reading()."""
+        if self._closing or not self._paused:
+            return
+        self._paused = False
+        self._start_reading()
+        if self._loop._debug:
+            asyncio_logger().debug("%r resumes reading", self)
+
+    def _read_ready(self):
+        if self._conn_lost:
+            return
+        if self._buffered:
+            self._read_into_buffer()
+        else:
+            self._read_into_protocol()
+
+    cdef int _read_into_protocol(self) except -1:
+        cdef char *buf = self._loop.recv_buffer()
+        cdef ssize_t n
+        if self._is_socket:
+            n = recv(self._sock_fd, buf, RECV_SIZE, 0)
+        else:
+            n = read(self._sock_fd, buf, RECV_SIZE)
+        if n < 0:
+            if _would_block(errno):
+                return 0
+            try:
+                raise_oserror()
+            except OSError as exc:
+                self._fatal_error(exc, 'Fatal read error on socket transport')
+            return 0
+        if n == 0:
+            return self._on_eof()
+        data = PyBytes_FromStringAndSize(buf, n)
+        try:
+            self._protocol.data_received(data)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, 'Fatal error: protocol.data_received() call failed.')
+        return 0
+
+    cdef int _read_into_buffer(self) except -1:
+        cdef Py_buffer view
+        cdef ssize_t n
+        try:
+            buf = self._protocol.get_buffer(-1)
+            if not len(buf):
+                raise RuntimeError('get_buffer() returned an empty buffer')
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, 'Fatal error: protocol.get_buffer() call failed.')
+            return 0
+        PyObject_GetBuffer(buf, &view, PyBUF_WRITABLE)
+        try:
+            if self._is_socket:
+                n = recv(self._sock_fd, view.buf, view.len, 0)
+            else:
+                n = read(self._sock_fd, view.buf, view.len)
+        finally:
+            PyBuffer_Release(&view)
+        if n < 0:
+            if _would_block(errno):
+                return 0
+            try:
+                raise_oserror()
+            except OSError as exc:
+                self._fatal_error(exc, 'Fatal read error on socket transport')
+            return 0
+        if n == 0:
+            return self._on_eof()
+        try:
+            self._protocol.buffer_updated(n)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, 'Fatal error: protocol.buffer_updated() call failed.')
+        return 0
+
+    cdef int _on_eof(self) except -1:
+        if self._loop._debug:
+            asyncio_logger().debug("%r received EOF", self)
+        if not self._is_socket:
+            # A read pipe at EOF is finished: asyncio tells the protocol and
+            # closes without asking (unix_events' read pipe transport).
+            self._closing = True
+            self._loop._remove_io(self._sock_fd, EV_READ)
+            self._loop.call_soon(self._protocol.eof_received)
+            self._conn_lost += 1
+            self._loop.call_soon(self._call_connection_lost, None)
+            return 0
+        try:
+            keep_open = self._protocol.eof_received()
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, 'Fatal error: protocol.eof_received() call failed.')
+            return 0
+        if keep_open:
+            # Half-closed: the protocol may still write, nothing more to read.
+            self._loop._remove_io(self._sock_fd, EV_READ)
+        else:
+            self.close()
+        return 0
+
+    # -- writing ---------------------------------------------------------------
+
+    def write(self, data):
+        """Send data (bytes-like) without blocking; what the kernel does not
+        take at once is buffered and sent as the socket drains.
+
+        Raises TypeError for a non-bytes-like object, RuntimeError after
+        write_eof() or while sendfile() runs.
+        """
+        cdef Py_buffer view
+        cdef ssize_t n
+        cdef int err
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f'data argument must be a bytes-like object, '
+                            f'not {type(data).__name__!r}')
+        if self._eof:
+            raise RuntimeError('Cannot call write() after write_eof()')
+        if self._empty_waiter is not None:
+            raise RuntimeError('unable to write; sendfile is in progress')
+        if not data:
+            return
+        if self._conn_lost:
+            if self._conn_lost >= LOG_THRESHOLD_FOR_CONNLOST_WRITES:
+                asyncio_logger().warning('socket.send() raised exception.')
+            self._conn_lost += 1
+            return
+        if self._buffer_size == 0:
+            # The common case: nothing queued, so try to send right now.
+            PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+            try:
+                if self._is_socket:
+                    n = send(self._sock_fd, view.buf, view.len, MSG_NOSIGNAL)
+                else:
+                    n = write(self._sock_fd, view.buf, view.len)
+                err = errno
+                if n == view.len:
+                    return
+            finally:
+                PyBuffer_Release(&view)
+            if n < 0:
+                if not _would_block(err):
+                    self._fatal_error(OSError(err, os.strerror(err)),
+                                      'Fatal write error on socket transport')
+                    return
+                n = 0
+            self._loop._add_io(self._sock_fd, EV_WRITE, self._write_ready, ())
+            data = memoryview(data)[n:]
+        # Queue an immutable copy: the caller may reuse a bytearray or a
+        # memoryview's memory as soon as write() returns.
+        if not isinstance(data, bytes):
+            data = bytes(data)
+        self._buffer.append(data)
+        self._buffer_size += len(data)
+        self._maybe_pause_protocol()
+
+    def writelines(self, list_of_data):
+        """Write every bytes-like object of the iterable, in order."""
+        if self._eof:
+            raise RuntimeError('Cannot call writelines() after write_eof()')
+        if self._empty_waiter is not None:
+            raise RuntimeError('unable to writelines; sendfile is in progress')
+        for data in list_of_data:
+            self.write(data)
+
+    def _write_ready(self):
+        if self._conn_lost or self._buffer_size == 0:
+            return
+        self._write_pending()
+
+    cdef int _write_pending(self) except -1:
+        cdef iovec iov[WRITEV_MAX]
+        cdef Py_buffer views[WRITEV_MAX]
+        cdef int count = 0
+        cdef int i
+        cdef ssize_t n
+        cdef int err
+        cdef msghdr msg
+        for item in self._buffer:
+            if count == WRITEV_MAX:
+                break
+            PyObject_GetBuffer(item, &views[count], PyBUF_SIMPLE)
+            iov[count].iov_base = views[count].buf
+            iov[count].iov_len = views[count].len
+            count += 1
+        if self._is_socket:
+            # sendmsg() rather than writev(): MSG_NOSIGNAL turns a write to a
+            # reset peer into EPIPE even where SIGPIPE is not ignored.
+            memset(&msg, 0, sizeof(msg))
+            msg.msg_iov = iov
+            msg.msg_iovlen = count
+            n = sendmsg(self._sock_fd, &msg, MSG_NOSIGNAL)
+        else:
+            n = writev(self._sock_fd, iov, count)
+        err = errno
+        for i in range(count):
+            PyBuffer_Release(&views[i])
+        if n < 0:
+            if _would_block(err):
+                return 0
+            self._loop._remove_io(self._sock_fd, EV_WRITE)
+            self._buffer.clear()
+            self._buffer_size = 0
+            exc = OSError(err, os.strerror(err))
+            self._fatal_error(exc, 'Fatal write error on socket transport')
+            if self._empty_waiter is not None:
+                self._empty_waiter.set_exception(exc)
+            return 0
+        self._drop_sent(n)
+        self._maybe_resume_protocol()   # may write more
+        if self._buffer_size == 0:
+            self._loop._remove_io(self._sock_fd, EV_WRITE)
+            if self._empty_waiter is not None:
+                self._empty_waiter.set_result(None)
+            if self._closing:
+                self._call_connection_lost(None)
+            elif self._eof and self._is_socket:
+                self._sock.shutdown(socket.SHUT_WR)
+            elif self._eof:
+                self._close_pipe_writer()
+        return 0
+
+    cdef int _drop_sent(self, Py_ssize_t n) except -1:
+        cdef Py_ssize_t size
+        self._buffer_size -= n
+        while n:
+            item = self._buffer.popleft()
+            size = len(item)
+            if size <= n:
+                n -= size
+            else:
+                self._buffer.appendleft(memoryview(item)[n:])
+                break
+        return 0
+
+    def write_eof(self):
+        """Close the write side once the buffer is flushed (half-close)."""
+        if self._closing or self._eof:
+            return
+        self._eof = True
+        if self._buffer_size == 0:
+            if self._is_socket:
+                self._sock.shutdown(socket.SHUT_WR)
+            else:
+                self._close_pipe_writer()
+
+    def _close_pipe_writer(self):
+        # A pipe has no half-close: write_eof() on a write pipe closes it.
+        self._closing = True
+        self._loop._remove_io(self._sock_fd, EV_READ)
+        self._conn_lost += 1
+        self._loop.call_soon(self._call_connection_lost, None)
+
+    def get_write_buffer_size(self):
+        """Bytes queued and not yet taken by the kernel."""
+        return self._buffer_size
+
+    def get_write_buffer_limits(self):
+        """(low, high) water marks for pause_writing/resume_writing."""
+        return (self._low_water, self._high_water)
+
+    def set_write_buffer_limits(self, high=None, low=None):
+        """Set the water marks (default high 64 KiB, low high // 4).
+
+        Raises ValueError unless high >= low >= 0.
+        """
+        if high is None:
+            high = 64 * 1024 if low is None else 4 * low
+        if low is None:
+            low = high // 4
+        if not high >= low >= 0:
+            raise ValueError(f'high ({high!r}) must be >= low ({low!r}) must be >= 0')
+        self._high_water = high
+        self._low_water = low
+        self._maybe_pause_protocol()
+
+    cdef int _maybe_pause_protocol(self) except -1:
+        if self._buffer_size <= self._high_water or self._protocol_paused:
+            return 0
+        self._protocol_paused = True
+        try:
+            self._protocol.pause_writing()
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._loop.call_exception_handler({
+                'message': 'protocol.pause_writing() failed',
+                'exception': exc,
+                'transport': self,
+                'protocol': self._protocol,
+            })
+        return 0
+
+    cdef int _maybe_resume_protocol(self) except -1:
+        if not self._protocol_paused or self._buffer_size > self._low_water:
+            return 0
+        self._protocol_paused = False
+        try:
+            self._protocol.resume_writing()
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._loop.call_exception_handler({
+                'message': 'protocol.resume_writing() failed',
+                'exception': exc,
+                'transport': self,
+                'protocol': self._protocol,
+            })
+        return 0
+
+    # -- sendfile support (loop.sendfile's native path) ----------------------------
+
+    def _make_empty_waiter(self):
+        if self._empty_waiter is not None:
+            raise RuntimeError("Empty waiter is already set")
+        self._empty_waiter = self._loop.create_future()
+        if self._buffer_size == 0:
+            self._empty_waiter.set_result(None)
+        return self._empty_waiter
+
+    def _reset_empty_waiter(self):
+        self._empty_waiter = None
+
+    # -- closing ---------------------------------------------------------------
+
+    def close(self):
+        """Close after the buffered data is sent; connection_lost(None)
+        follows."""
+        if self._closing:
+            return
+        self._closing = True
+        self._loop._remove_io(self._sock_fd, EV_READ)
+        if self._buffer_size == 0:
+            self._conn_lost += 1
+            self._loop._remove_io(self._sock_fd, EV_WRITE)
+            self._loop.call_soon(self._call_connection_lost, None)
+
+    def abort(self):
+        """Close at once, dropping buffered data; connection_lost(None)
+        follows."""
+        self._force_close(None)
+
+    cdef int _fatal_error(self, object exc, str message) except -1:
+        if isinstance(exc, OSError):
+            # Peer resets and the like are routine; asyncio logs them only
+            # in debug mode.
+            if self._loop._debug:
+                asyncio_logger().debug("%r: %s", self, message, exc_info=True)
+        else:
+            self._loop.call_exception_handler({
+                'message': message,
+                'exception': exc,
+                'transport': self,
+                'protocol': self._protocol,
+            })
+        self._force_close(exc)
+        return 0
+
+    def _force_close_py(self, exc):
+        self._force_close(exc)
+
+    cdef int _force_close(self, object exc) except -1:
+        if self._conn_lost:
+            return 0
+        if self._buffer_size:
+            self._buffer.clear()
+            self._buffer_size = 0
+            self._loop._remove_io(self._sock_fd, EV_WRITE)
+        if not self._closing:
+            self._closing = True
+            self._loop._remove_io(self._sock_fd, EV_READ)
+        self._conn_lost += 1
+        self._loop.call_soon(self._call_connection_lost, exc)
+        return 0
+
+    def _call_connection_lost(self, exc):
+        if self._sock is None:
+            return
+        try:
+            if self._protocol_connected:
+                self._protocol.connection_lost(exc)
+        finally:
+            loop = self._loop
+            if loop is not None and loop._transports.get(self._sock_fd) is self:
+                del loop._transports[self._sock_fd]
+            self._sock.close()
+            self._sock = None
+            self._protocol = None
+            self._loop = None
+            server = self._server
+            if server is not None:
+                server._detach(self)
+                self._server = None
+            if self._empty_waiter is not None and not self._empty_waiter.done():
+                self._empty_waiter.set_exception(
+                    ConnectionError("Connection is closed by peer"))
+
+    # -- attributes asyncio code looks for ---------------------------------------
+
+    @property
+    def _sendfile_compatible(self):
+        # loop.sendfile() may use the socket directly (zero-copy); a pipe
+        # end is not a socket, and asyncio's pipe transports don't offer it.
+        return _SendfileMode.TRY_NATIVE if self._is_socket else _SendfileMode.UNSUPPORTED
+
+    # loop.start_tls() may wrap this transport.
+    _start_tls_compatible = True
+
+    def _pipe_reader_gone(self):
+        # Write pipes watch their own fd for readability: on Linux a pipe's
+        # write end becomes readable (EPOLLERR) when the read end closes.
+        if self._buffer_size:
+            self._force_close(BrokenPipeError())
+        else:
+            self._force_close(None)
