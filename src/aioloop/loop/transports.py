@@ -13,6 +13,7 @@ import socket
 import stat
 from typing import Any
 
+from aioloop._core.datagram import DatagramTransport
 from aioloop._core.stream import StreamTransport
 from aioloop.loop._host import LoopHost
 
@@ -34,6 +35,11 @@ class TransportsMixin(LoopHost):
                                extra: dict[str, Any] | None = None,
                                server: Any = None) -> StreamTransport:
         return StreamTransport(self, sock, protocol, waiter, extra, server)
+
+    def _make_datagram_transport(self, sock: socket.socket, protocol: Any, address: Any = None,
+                                 waiter: Any = None,
+                                 extra: dict[str, Any] | None = None) -> DatagramTransport:
+        return DatagramTransport(self, sock, protocol, address, waiter, extra)
 
     def _make_read_pipe_transport(self, pipe: Any, protocol: Any, waiter: Any = None,
                                   extra: dict[str, Any] | None = None) -> StreamTransport:
