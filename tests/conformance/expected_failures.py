@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["XFail", "EXPECTED_FAILURES", "lookup"]
+__all__ = ["EXPECTED_FAILURES", "XFail", "lookup"]
 
 
 @dataclass(frozen=True)
@@ -29,8 +29,7 @@ class XFail:
     flaky: bool = False
 
 
-EXPECTED_FAILURES: tuple[XFail, ...] = (
-)
+EXPECTED_FAILURES: tuple[XFail, ...] = ()
 
 
 def lookup(test_id: str, loop: str, version: str) -> XFail | None:

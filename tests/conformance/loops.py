@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
-__all__ = ["LoopSpec", "LOOP_NAMES", "get_spec"]
+__all__ = ["LOOP_NAMES", "LoopSpec", "get_spec"]
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-__all__ = ["ModuleRun", "REPO_ROOT", "list_modules", "python_version", "run_module", "sanity_check"]
+__all__ = ["REPO_ROOT", "ModuleRun", "list_modules", "python_version", "run_module", "sanity_check"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # A loop that crashes on every test would otherwise cost one process start
@@ -85,9 +86,19 @@ def run_module(
             err_path = tmpdir / f"stderr-{attempt}.txt"
             out_path.write_text("")
             cmd = [
-                python, "-m", "tests.conformance.worker",
-                "--loop", loop, "--module", module, "--out", str(out_path),
-                "--skip-ids", str(skip_path), "--test-timeout", str(test_timeout),
+                python,
+                "-m",
+                "tests.conformance.worker",
+                "--loop",
+                loop,
+                "--module",
+                module,
+                "--out",
+                str(out_path),
+                "--skip-ids",
+                str(skip_path),
+                "--test-timeout",
+                str(test_timeout),
             ]
             if only:
                 cmd += ["--only", *only]
@@ -101,9 +112,15 @@ def run_module(
             remaining = module_timeout - (time.monotonic() - started)
             timed_out = False
             with open(err_path, "w") as err_file:
-                proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=err_file,
-                                        stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                        start_new_session=True)
+                proc = subprocess.Popen(
+                    cmd,
+                    cwd=REPO_ROOT,
+                    env=env,
+                    stdout=err_file,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
                 try:
                     returncode = proc.wait(timeout=max(remaining, 1.0))
                 except subprocess.TimeoutExpired:
@@ -119,22 +136,35 @@ def run_module(
             if finished:
                 if returncode != 0:
                     run.harness_errors.append(
-                        f"worker exited {returncode} after finishing:\n{_tail(err_path, 20)}")
+                        f"worker exited {returncode} after finishing:\n{_tail(err_path, 20)}"
+                    )
                 break
             if running is None:
                 # Died before or between tests: nothing to blame, no point retrying.
                 run.harness_errors.append(
-                    f"worker exited {returncode} outside any test:\n{_tail(err_path)}")
+                    f"worker exited {returncode} outside any test:\n{_tail(err_path)}"
+                )
                 break
             stderr_tail = _tail(err_path)
             status = "timeout" if (timed_out or "Timeout (" in stderr_tail) else "crash"
-            run.results.append({
-                "id": running["id"], "scope": running["scope"], "reason": running["reason"],
-                "status": status,
-                "message": f"worker {'timed out' if status == 'timeout' else f'died (exit {returncode})'} in this test",
-                "traceback": stderr_tail, "duration": None, "loops": {},
-                "resource_warnings": [], "unraisable": [],
-            })
+            run.results.append(
+                {
+                    "id": running["id"],
+                    "scope": running["scope"],
+                    "reason": running["reason"],
+                    "status": status,
+                    "message": (
+                        "worker timed out in this test"
+                        if status == "timeout"
+                        else f"worker died (exit {returncode}) in this test"
+                    ),
+                    "traceback": stderr_tail,
+                    "duration": None,
+                    "loops": {},
+                    "resource_warnings": [],
+                    "unraisable": [],
+                }
+            )
             done_ids.append(running["id"])
             run.restarts += 1
             if progress:
@@ -181,8 +211,12 @@ def python_version(python: str) -> str:
     """``"3.11"`` for *python*."""
     if python == sys.executable:
         return f"{sys.version_info[0]}.{sys.version_info[1]}"
-    out = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return out.stdout.strip()
 
 
@@ -211,8 +245,13 @@ def sanity_check(python: str, loop: str) -> tuple[bool, str]:
     one clear message instead of a thousand crash records.
     """
     try:
-        proc = subprocess.run([python, "-X", "faulthandler", "-c", _SANITY, loop], cwd=REPO_ROOT,
-                              capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            [python, "-X", "faulthandler", "-c", _SANITY, loop],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     except subprocess.TimeoutExpired:
         return False, "timed out after 60s"
     if proc.returncode != 0:

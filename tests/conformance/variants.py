@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import types
 import unittest
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from . import substitution
 
-__all__ = ["EXCLUDED_PREFIX", "Excluded", "Variant", "VARIANTS", "inject"]
+__all__ = ["EXCLUDED_PREFIX", "VARIANTS", "Excluded", "Variant", "inject"]
 
 EXCLUDED_PREFIX = "[conformance-excluded] "
 
@@ -95,10 +96,10 @@ def _hook_setup_loop(skip_setup_of: type | None) -> Callable[[type], dict[str, A
     """
 
     def hook(generated_base: type) -> dict[str, Any]:
-        after = skip_setup_of if skip_setup_of is not None else generated_base
+        after: type = skip_setup_of if skip_setup_of is not None else generated_base
 
         def setUp(self: Any) -> None:
-            super(after, self).setUp()
+            super(after, self).setUp()  # type: ignore[arg-type]  # mypy: self is Any
             self.loop = substitution.make_loop()
             self.set_event_loop(self.loop)
 
@@ -285,7 +286,9 @@ def _hook_attrs(variant: Variant, module: types.ModuleType, generated_base: type
     raise ValueError(f"unknown hook {variant.hook!r}")
 
 
-def _make_class(module: types.ModuleType, name: str, bases: tuple[type, ...], variant: Variant) -> type:
+def _make_class(
+    module: types.ModuleType, name: str, bases: tuple[type, ...], variant: Variant
+) -> type:
     # The hook closes over the generated class for super(); create the class
     # first, then attach the hook's methods.
     cls = type(name, bases, {"__module__": module.__name__, "__qualname__": name})
