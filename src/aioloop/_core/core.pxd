@@ -6,7 +6,7 @@
 from cpython.ref cimport PyObject
 from libc.stdint cimport uint64_t, int64_t
 
-from aioloop._core.handles cimport LoopBase, Handle, TimerHandle
+from aioloop._core.handles cimport LoopBase, Handle, TimerHandle, IOTarget
 from aioloop._core.ready_queue cimport ReadyQueue
 from aioloop._core.timers cimport TimerHeap
 from aioloop._core.poller cimport Poller
@@ -74,6 +74,8 @@ cdef class CoreLoop(LoopBase):
     cdef TimerHandle _call_at(self, double when, object callback, tuple args, object context)
     cdef int _ensure_fd_capacity(self, int fd) except -1
     cdef Handle _add_io(self, int fd, int kind, object callback, tuple args)
+    cdef Handle _add_io_target(self, int fd, int kind, IOTarget target, int token)
+    cdef Handle _install_io(self, int fd, int kind, Handle h)
     cdef bint _remove_io(self, int fd, int kind) except -1
     cdef int _interest_of(self, int fd) noexcept
     cdef int _run_once(self) except -1

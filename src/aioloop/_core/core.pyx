@@ -26,7 +26,8 @@ import threading
 import weakref
 
 from aioloop._core.clock cimport monotonic_ns, seconds_to_ns_ceil
-from aioloop._core.handles cimport LoopBase, Handle, TimerHandle, new_handle, new_timer
+from aioloop._core.handles cimport (LoopBase, Handle, TimerHandle, IOTarget, new_handle,
+                                    new_io_handle, new_timer)
 from aioloop._core.ready_queue cimport ReadyQueue
 from aioloop._core.timers cimport TimerHeap
 from aioloop._core.poller cimport Poller, EV_READ, EV_WRITE
@@ -278,15 +279,21 @@ cdef class CoreLoop(LoopBase):
         return events
 
     cdef Handle _add_io(self, int fd, int kind, object callback, tuple args):
-        cdef PyObject **slot
-        cdef Handle h
-        cdef PyObject *old
         self._check_closed()
+        cdef Handle h = new_handle(callback, args, self, None)
+        h._persistent = True
+        return self._install_io(fd, kind, h)
+
+    cdef Handle _add_io_target(self, int fd, int kind, IOTarget target, int token):
+        self._check_closed()
+        return self._install_io(fd, kind, new_io_handle(target, token, self))
+
+    cdef Handle _install_io(self, int fd, int kind, Handle h):
+        cdef PyObject **slot
+        cdef PyObject *old
         if fd < 0:
             raise ValueError(f"Invalid file descriptor: {fd}")
         self._ensure_fd_capacity(fd)
-        h = new_handle(callback, args, self, None)
-        h._persistent = True
         # Ask the kernel first: a bad fd or a regular file raises here and
         # leaves no half-registered state behind.
         self._poller.set_interest(fd, self._interest_of(fd) | kind)

@@ -14,7 +14,7 @@ from asyncio.constants import _SendfileMode
 from aioloop._core.core cimport CoreLoop
 from aioloop._core.debug import asyncio_logger
 from aioloop._core.poller cimport EV_WRITE
-from aioloop._core.stream cimport StreamTransport
+from aioloop._core.stream cimport IO_WRITE, StreamTransport
 
 cdef enum:
     MAX_DATAGRAM = 262144
@@ -35,24 +35,25 @@ cdef class DatagramTransport(StreamTransport):
         self._address = address
         StreamTransport.__init__(self, loop, sock, protocol, waiter, extra, None)
 
-    def _read_ready(self):
+    cdef int _on_readable(self) except -1:
         if self._conn_lost:
-            return
+            return 0
         try:
             data, addr = self._sock.recvfrom(MAX_DATAGRAM)
         except (BlockingIOError, InterruptedError):
-            return
+            return 0
         except OSError as exc:
             # ICMP errors (port unreachable...) surface here; the transport
             # stays open, as in asyncio.
             self._protocol.error_received(exc)
-            return
+            return 0
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
             self._fatal_error(exc, 'Fatal read error on datagram transport')
-            return
+            return 0
         self._protocol.datagram_received(data, addr)
+        return 0
 
     def sendto(self, data, addr=None):
         """Send one datagram to addr (or the connected peer).
@@ -82,7 +83,7 @@ cdef class DatagramTransport(StreamTransport):
                     self._sock.sendto(data, addr)
                 return
             except (BlockingIOError, InterruptedError):
-                self._loop._add_io(self._sock_fd, EV_WRITE, self._sendto_ready, ())
+                self._loop._add_io_target(self._sock_fd, EV_WRITE, self, IO_WRITE)
             except OSError as exc:
                 self._protocol.error_received(exc)
                 return
@@ -96,6 +97,9 @@ cdef class DatagramTransport(StreamTransport):
         self._maybe_pause_protocol()
 
     def _sendto_ready(self):
+        self._on_writable()
+
+    cdef int _on_writable(self) except -1:
         while self._buffer:
             data, addr = self._buffer.popleft()
             self._buffer_size -= len(data) + HEADER_SIZE
@@ -110,17 +114,18 @@ cdef class DatagramTransport(StreamTransport):
                 break
             except OSError as exc:
                 self._protocol.error_received(exc)
-                return
+                return 0
             except (SystemExit, KeyboardInterrupt):
                 raise
             except BaseException as exc:
                 self._fatal_error(exc, 'Fatal write error on datagram transport')
-                return
+                return 0
         self._maybe_resume_protocol()
         if not self._buffer:
             self._loop._remove_io(self._sock_fd, EV_WRITE)
             if self._closing:
                 self._call_connection_lost(None)
+        return 0
 
     def close(self):
         """Close once queued datagrams are sent; connection_lost(None)

@@ -12,6 +12,13 @@ cdef class LoopBase:
     cdef int _timer_cancelled(self, TimerHandle timer) except -1
 
 
+# A compiled object the loop can call back directly on readiness (the
+# transports): the handle calls target._io_ready(token) from C instead of
+# making a Python call of a bound method.
+cdef class IOTarget:
+    cdef int _io_ready(self, int token) except -1
+
+
 cdef class Handle:
     cdef readonly object _callback
     cdef readonly tuple _args
@@ -21,6 +28,8 @@ cdef class Handle:
     # Reader/writer/signal handles run many times; the rest run once and
     # drop their callback afterwards (see handles.pyx: why no GC).
     cdef bint _persistent
+    cdef IOTarget _io_target      # set: _execute calls _io_target._io_ready(_io_token)
+    cdef int _io_token
     cdef object _repr
     cdef readonly object _source_traceback
     cdef object __weakref__
@@ -39,5 +48,6 @@ cdef class TimerHandle(Handle):
 
 
 cdef Handle new_handle(object callback, tuple args, LoopBase loop, object context)
+cdef Handle new_io_handle(IOTarget target, int token, LoopBase loop)
 cdef TimerHandle new_timer(double when, object callback, tuple args,
                            LoopBase loop, object context)

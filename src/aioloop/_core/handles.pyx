@@ -29,6 +29,13 @@ cdef class LoopBase:
 # through a handle is not collected, so the loop breaks the usual one
 # (obj -> handle -> bound method of obj) itself: a one-shot handle drops its
 # callback and arguments once it has run, and cancel() drops them at once.
+cdef class IOTarget:
+    """Base of compiled objects the loop calls back on fd readiness."""
+
+    cdef int _io_ready(self, int token) except -1:
+        return 0
+
+
 @cython.no_gc
 @cython.freelist(4096)
 cdef class Handle:
@@ -47,7 +54,9 @@ cdef class Handle:
         try:
             PyContext_Enter(ctx)
             try:
-                if self._args is None or len(self._args) == 0:
+                if self._io_target is not None:
+                    self._io_target._io_ready(self._io_token)
+                elif self._args is None or len(self._args) == 0:
                     self._callback()
                 else:
                     self._callback(*self._args)
@@ -86,6 +95,7 @@ cdef class Handle:
             self._repr = repr(self)
         self._callback = None
         self._args = None
+        self._io_target = None
 
     def cancelled(self):
         """Return True if the callback was cancelled."""
@@ -186,6 +196,22 @@ cdef Handle new_handle(object callback, tuple args, LoopBase loop, object contex
     h._args = args
     h._loop = loop
     h._context = _copy_context() if context is None else context
+    if loop._debug:
+        h._source_traceback = _debug_stack(loop)
+    return h
+
+
+cdef Handle new_io_handle(IOTarget target, int token, LoopBase loop):
+    # A persistent reader/writer handle that calls target._io_ready(token).
+    # Its _callback is the target itself, so reprs and error reports name it.
+    cdef Handle h = Handle.__new__(Handle)
+    h._callback = target
+    h._args = ()
+    h._loop = loop
+    h._context = _copy_context()
+    h._persistent = True
+    h._io_target = target
+    h._io_token = token
     if loop._debug:
         h._source_traceback = _debug_stack(loop)
     return h

@@ -2,9 +2,16 @@
 # by the loop's readiness callbacks.  See stream.pyx.
 
 from aioloop._core.core cimport CoreLoop
+from aioloop._core.handles cimport IOTarget
+
+# What a readiness callback is for (the token the loop hands back).
+cdef enum:
+    IO_READ = 0
+    IO_WRITE = 1
+    IO_PIPE_READER_GONE = 2
 
 
-cdef class StreamTransport:
+cdef class StreamTransport(IOTarget):
     cdef CoreLoop _loop
     cdef object _sock            # the socket or pipe object we own (closed with us)
     cdef readonly int _sock_fd
@@ -30,6 +37,8 @@ cdef class StreamTransport:
     cdef object __weakref__
 
     cdef int _start_reading(self) except -1
+    cdef int _on_readable(self) except -1
+    cdef int _on_writable(self) except -1
     cdef int _read_into_protocol(self) except -1
     cdef int _read_into_buffer(self) except -1
     cdef int _on_eof(self) except -1

@@ -130,14 +130,23 @@ cdef class StreamTransport:
 
     def _watch_pipe_reader(self):
         if not self._closing:
-            self._loop._add_io(self._sock_fd, EV_READ, self._pipe_reader_gone, ())
+            self._loop._add_io_target(self._sock_fd, EV_READ, self, IO_PIPE_READER_GONE)
 
     def _resume_after_connect(self):
         if not self._closing and not self._paused:
             self._start_reading()
 
     cdef int _start_reading(self) except -1:
-        self._loop._add_io(self._sock_fd, EV_READ, self._read_ready, ())
+        self._loop._add_io_target(self._sock_fd, EV_READ, self, IO_READ)
+        return 0
+
+    cdef int _io_ready(self, int token) except -1:
+        # Called by the loop's handle from C (see handles.IOTarget).
+        if token == IO_READ:
+            return self._on_readable()
+        if token == IO_WRITE:
+            return self._on_writable()
+        self._pipe_reader_gone()
         return 0
 
     # -- protocol and info ---------------------------------------------------
@@ -213,12 +222,14 @@ cdef class StreamTransport:
             asyncio_logger().debug("%r resumes reading", self)
 
     def _read_ready(self):
+        self._on_readable()
+
+    cdef int _on_readable(self) except -1:
         if self._conn_lost:
-            return
+            return 0
         if self._buffered:
-            self._read_into_buffer()
-        else:
-            self._read_into_protocol()
+            return self._read_into_buffer()
+        return self._read_into_protocol()
 
     cdef int _read_into_protocol(self) except -1:
         cdef char *buf = self._loop.recv_buffer()
@@ -355,7 +366,7 @@ cdef class StreamTransport:
                                       'Fatal write error on socket transport')
                     return
                 n = 0
-            self._loop._add_io(self._sock_fd, EV_WRITE, self._write_ready, ())
+            self._loop._add_io_target(self._sock_fd, EV_WRITE, self, IO_WRITE)
             data = memoryview(data)[n:]
         # Queue an immutable copy: the caller may reuse a bytearray or a
         # memoryview's memory as soon as write() returns.
@@ -375,9 +386,12 @@ cdef class StreamTransport:
             self.write(data)
 
     def _write_ready(self):
+        self._on_writable()
+
+    cdef int _on_writable(self) except -1:
         if self._conn_lost or self._buffer_size == 0:
-            return
-        self._write_pending()
+            return 0
+        return self._write_pending()
 
     cdef int _write_pending(self) except -1:
         cdef iovec iov[WRITEV_MAX]
