@@ -14,8 +14,9 @@ from aioloop._core.poller cimport Poller
 
 # What a watchdog (the x-ray) reads to tell that the loop is stuck in one
 # callback: `seq` moves on at every callback start; `iteration_ns` is the
-# monotonic time the current iteration began; `polling` is 1 while the loop
-# waits in the poller (idle, not blocked).  Plain stores, no locks: a reader
+# last time the loop read its clock (at least every poll, and every
+# iteration while timers are pending); `poll_count` moves on at every poll;
+# `polling` is 1 while the loop waits in the poller (idle, not blocked).  Plain stores, no locks: a reader
 # in another thread or process may see a torn pair and simply looks again.
 # Size of the per-loop receive buffer: asyncio's max_size per recv().
 cdef enum:
@@ -25,7 +26,7 @@ cdef enum:
 cdef struct LoopStamp:
     uint64_t seq
     int64_t iteration_ns
-    int64_t poll_ns
+    uint64_t poll_count
     int polling
 
 
@@ -49,6 +50,8 @@ cdef class CoreLoop(LoopBase):
     # since the last poll, so I/O is never starved by a busy ready queue.
     cdef int64_t _poll_interval_ns
     cdef int64_t _last_poll_ns
+    cdef Py_ssize_t _iterations_since_poll
+    cdef Py_ssize_t _poll_every          # busy iterations between polls (adaptive)
 
     # Cross-thread wake-up: an eventfd that call_soon_threadsafe writes when
     # the loop sleeps in the poller.
@@ -79,7 +82,7 @@ cdef class CoreLoop(LoopBase):
     cdef bint _remove_io(self, int fd, int kind) except -1
     cdef int _interest_of(self, int fd) noexcept
     cdef int _run_once(self) except -1
-    cdef int _poll(self, int64_t timeout_ns, int64_t now) except -1
+    cdef int _poll(self, int64_t timeout_ns) except -1
     cdef int _dispatch_io(self, int n) except -1
     cdef int _run_handle_slow(self, Handle handle) except -1
     cdef int _write_wake(self) noexcept
