@@ -467,3 +467,25 @@ def test_pipe_transport_rejects_regular_files(loop: aioloop.Loop, tmp_path: Any)
     with open(tmp_path / "f", "wb") as f:
         with pytest.raises(ValueError, match="pipes/sockets only"):
             loop._make_write_pipe_transport(f, Recorder(loop))
+
+
+def test_write_pipe_on_a_terminal_does_not_mistake_input_for_closing(loop: aioloop.Loop) -> None:
+    # A pty's slave side is readable when the terminal has input; only FIFOs
+    # and sockets say "reader gone" that way.
+    async def main() -> None:
+        master, slave = os.openpty()
+        try:
+            writer = Recorder(loop)
+            wt, _ = await loop.connect_write_pipe(lambda: writer, open(slave, "wb", 0))
+            os.write(master, b"typed\n")
+            await asyncio.sleep(0.05)
+            assert not wt.is_closing()
+            wt.write(b"out")
+            await asyncio.sleep(0.01)
+            assert os.read(master, 100).endswith(b"out")
+            wt.close()
+            await writer.lost
+        finally:
+            os.close(master)
+
+    loop.run_until_complete(main())

@@ -24,7 +24,7 @@ cdef class StreamTransport(IOTarget):
     cdef bint _closing
     cdef bint _paused            # pause_reading() in force
     cdef bint _eof               # write_eof() called
-    cdef bint _protocol_paused   # pause_writing() sent to the protocol
+    cdef readonly bint _protocol_paused   # pause_writing() sent to the protocol
     cdef bint _can_read          # this end reads (not a write-only pipe)
     cdef bint _can_write         # this end writes (not a read-only pipe)
     cdef bint _is_socket         # send()/recv() rather than write()/read()

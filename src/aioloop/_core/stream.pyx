@@ -84,7 +84,7 @@ cdef class StreamTransport:
 
     def __init__(self, CoreLoop loop, sock, protocol, waiter=None, extra=None,
                  server=None, *, bint is_socket=True, bint can_read=True,
-                 bint can_write=True):
+                 bint can_write=True, bint watch_peer_close=False):
         self._loop = loop
         self._sock = sock
         self._sock_fd = sock.fileno()
@@ -123,7 +123,7 @@ cdef class StreamTransport:
         if can_read:
             # Only start reading once connection_made() has run.
             loop.call_soon(self._resume_after_connect)
-        elif not is_socket:
+        elif watch_peer_close:
             loop.call_soon(self._watch_pipe_reader)
         if waiter is not None:
             loop.call_soon(_set_result_unless_cancelled, waiter, None)

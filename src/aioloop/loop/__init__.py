@@ -11,14 +11,20 @@ from __future__ import annotations
 import asyncio
 
 from aioloop._core.core import CoreLoop
+from aioloop.loop.datagram import DatagramMixin
 from aioloop.loop.errors import ErrorsMixin
 from aioloop.loop.executors import ExecutorsMixin
 from aioloop.loop.fdio import FdIOMixin
 from aioloop.loop.lifecycle import LifecycleMixin
+from aioloop.loop.network import NetworkMixin
+from aioloop.loop.pipes import PipesMixin
+from aioloop.loop.sendfile import SendfileMixin
+from aioloop.loop.server import ServerMixin
 from aioloop.loop.signals import SignalsMixin
 from aioloop.loop.sockets import SocketsMixin
 from aioloop.loop.tasks import TasksMixin
 from aioloop.loop.transports import TransportsMixin
+from aioloop.loop.unix import UnixMixin
 
 __all__ = ["Loop"]
 
@@ -32,6 +38,12 @@ class Loop(CoreLoop,
            SignalsMixin,
            SocketsMixin,
            TransportsMixin,
+           NetworkMixin,
+           ServerMixin,
+           UnixMixin,
+           DatagramMixin,
+           PipesMixin,
+           SendfileMixin,
            asyncio.AbstractEventLoop):
     """An asyncio event loop with a compiled core, for Linux.
 

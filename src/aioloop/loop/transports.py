@@ -19,12 +19,22 @@ from aioloop.loop._host import LoopHost
 
 
 def _check_pipe(pipe: Any) -> int:
+    """The pipe's fd, made non-blocking; its mode must be a FIFO, socket or
+    character device (asyncio's rule).  Raises ValueError otherwise."""
     fd = pipe.fileno()
     mode = os.fstat(fd).st_mode
     if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)):
         raise ValueError("Pipe transport is for pipes/sockets only.")
     os.set_blocking(fd, False)
     return fd
+
+
+def _reports_reader_gone(fd: int) -> bool:
+    # The write end of a FIFO or socket turns readable (EPOLLERR/HUP) when
+    # the other end closes; a terminal does not, and watching it would read
+    # the terminal's input as "closed".
+    mode = os.fstat(fd).st_mode
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
 class TransportsMixin(LoopHost):
@@ -53,4 +63,5 @@ class TransportsMixin(LoopHost):
         fd = _check_pipe(pipe)
         self._ensure_fd_no_transport(fd)
         return StreamTransport(self, pipe, protocol, waiter, extra, None,
-                               is_socket=False, can_read=False, can_write=True)
+                               is_socket=False, can_read=False, can_write=True,
+                               watch_peer_close=_reports_reader_gone(fd))

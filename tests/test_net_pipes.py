@@ -1,0 +1,133 @@
+"""connect_read_pipe and connect_write_pipe: data both ways, EOF, the reader
+going away, what is not a pipe."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import tempfile
+from typing import Any
+
+import pytest
+
+import aioloop
+
+
+class Reader(asyncio.Protocol):
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.data = bytearray()
+        self.eof = False
+        self.lost = loop.create_future()
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.data += data
+
+    def eof_received(self) -> None:
+        self.eof = True
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self.lost.set_result(exc)
+
+
+class Writer(asyncio.Protocol):
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.lost = loop.create_future()
+        self.paused = 0
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+
+    def pause_writing(self) -> None:
+        self.paused += 1
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self.lost.set_result(exc)
+
+
+def test_pipe_both_ways(loop: aioloop.Loop) -> None:
+    async def main() -> None:
+        rfd, wfd = os.pipe()
+        rpipe, wpipe = open(rfd, "rb", 0), open(wfd, "wb", 0)
+        r_tr, reader = await loop.connect_read_pipe(lambda: Reader(loop), rpipe)
+        w_tr, writer = await loop.connect_write_pipe(lambda: Writer(loop), wpipe)
+        assert r_tr.get_extra_info("pipe") is rpipe
+        assert w_tr.get_extra_info("pipe") is wpipe
+        payload = os.urandom(1 << 20)  # far over the pipe's 64 KiB: flow control
+        w_tr.write(payload)
+        assert writer.paused == 1
+        w_tr.close()  # after the buffer drains
+        assert await writer.lost is None
+        assert await reader.lost is None
+        assert reader.eof and bytes(reader.data) == payload
+        assert rpipe.closed and wpipe.closed
+
+    loop.run_until_complete(main())
+
+
+def test_read_pipe_pause_and_resume(loop: aioloop.Loop) -> None:
+    async def main() -> None:
+        rfd, wfd = os.pipe()
+        r_tr, reader = await loop.connect_read_pipe(lambda: Reader(loop), open(rfd, "rb", 0))
+        r_tr.pause_reading()
+        os.write(wfd, b"later")
+        await asyncio.sleep(0.02)
+        assert reader.data == b""
+        r_tr.resume_reading()
+        while reader.data != b"later":
+            await asyncio.sleep(0.001)
+        os.close(wfd)
+        await reader.lost
+
+    loop.run_until_complete(main())
+
+
+def test_write_pipe_sees_the_reader_go(loop: aioloop.Loop) -> None:
+    async def main() -> None:
+        rfd, wfd = os.pipe()
+        w_tr, writer = await loop.connect_write_pipe(lambda: Writer(loop), open(wfd, "wb", 0))
+        os.close(rfd)
+        assert await asyncio.wait_for(writer.lost, 5) is None
+        assert w_tr.is_closing()
+
+    loop.run_until_complete(main())
+
+
+def test_pipes_over_a_socket_pair(loop: aioloop.Loop) -> None:
+    async def main() -> None:
+        a, b = socket.socketpair()
+        _r_tr, reader = await loop.connect_read_pipe(lambda: Reader(loop), a)
+        w_tr, writer = await loop.connect_write_pipe(lambda: Writer(loop), b)
+        w_tr.write(b"through a socket")
+        w_tr.close()
+        await writer.lost
+        await reader.lost
+        assert bytes(reader.data) == b"through a socket"
+
+    loop.run_until_complete(main())
+
+
+def test_a_regular_file_is_not_a_pipe(loop: aioloop.Loop) -> None:
+    with tempfile.TemporaryFile() as f:
+        with pytest.raises(ValueError, match="Pipe transport is"):
+            loop.run_until_complete(loop.connect_read_pipe(asyncio.Protocol, f))
+        with pytest.raises(ValueError, match="Pipe transport is"):
+            loop.run_until_complete(loop.connect_write_pipe(asyncio.Protocol, f))
+
+
+def test_subprocess_style_stream_reader_on_a_pipe(loop: aioloop.Loop) -> None:
+    async def main() -> bytes:
+        rfd, wfd = os.pipe()
+        reader = asyncio.StreamReader()
+        tr, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
+                                             open(rfd, "rb", 0))
+        os.write(wfd, b"line one\nline two\n")
+        os.close(wfd)
+        lines = [await reader.readline(), await reader.readline(), await reader.readline()]
+        tr.close()
+        return b"|".join(lines)
+
+    assert loop.run_until_complete(main()) == b"line one\n|line two\n|"
