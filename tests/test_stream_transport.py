@@ -489,3 +489,24 @@ def test_write_pipe_on_a_terminal_does_not_mistake_input_for_closing(loop: aiolo
             os.close(master)
 
     loop.run_until_complete(main())
+
+
+def test_transports_are_instances_of_asyncios_transport_classes(loop: aioloop.Loop) -> None:
+    async def main() -> None:
+        a, b = _pair()
+        tr, _ = await loop.create_connection(asyncio.Protocol, sock=a)
+        assert isinstance(tr, asyncio.Transport)
+        assert isinstance(tr, (asyncio.ReadTransport, asyncio.WriteTransport))
+        assert not isinstance(tr, asyncio.DatagramTransport)
+        assert tr.__class__.__name__ == type(tr).__name__ == "StreamTransport"
+        tr.close()
+        b.close()
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind(("127.0.0.1", 0))
+        dt, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, sock=udp)
+        assert isinstance(dt, asyncio.DatagramTransport)
+        assert isinstance(dt, asyncio.Transport)  # as asyncio's own is
+        dt.close()
+        await asyncio.sleep(0.01)
+
+    loop.run_until_complete(main())

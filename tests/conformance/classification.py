@@ -54,9 +54,9 @@ Scope = Literal["core", "independent", "network", "subprocess", "tls", "internal
 SCOPES: tuple[Scope, ...] = ("core", "independent", "network", "subprocess", "tls", "internal")
 
 # Scopes whose failures fail the gate on a loop other than asyncio.  Add
-# "network", "tls" and "subprocess" when issue 3 lands.  On asyncio itself
+# "tls" and "subprocess" when those transports land.  On asyncio itself
 # every scope is gated: the harness must reproduce stock results.
-GATED_SCOPES: frozenset[str] = frozenset({"core", "independent"})
+GATED_SCOPES: frozenset[str] = frozenset({"core", "independent", "network"})
 
 # Scopes not run at all on a loop other than asyncio.
 RUN_ON_ASYNCIO_ONLY: frozenset[str] = frozenset({"internal"})
@@ -190,6 +190,12 @@ MODULES: dict[str, tuple[Rule, ...]] = {
             "network",
             "connect_accepted_socket over TCP (issue 3)",
         ),
+        Rule(
+            "ConformanceEventLoopTests.test_create_server_multiple_hosts_ipv*",
+            "internal",
+            "its helper patches asyncio.base_events.socket and replaces "
+            "loop._start_serving: asyncio's create_server internals",
+        ),
         *_twin(
             "ConformanceEventLoopTests.*",
             "scheduling, readers/writers, signals, executor, close() on the loop under test",
@@ -267,11 +273,22 @@ MODULES: dict[str, tuple[Rule, ...]] = {
         Rule("*", "internal", "asyncio's selector loop and transports, with mocks"),
     ),
     "test_sendfile": (
+        Rule("Conformance*.test_sendfile_ssl*", "tls", "sendfile over a TLS transport"),
         Rule("Conformance*", "network", "sendfile over transports (issue 3)"),
         Rule("*", "internal", _SELECTOR_PINNED),
     ),
     "test_server": (
         Rule("Conformance*", "network", "create_server/start_server (issue 3)"),
+        Rule(
+            "TestServer2.*",
+            "network",
+            "Server lifecycle under IsolatedAsyncioTestCase, on the policy's loop",
+        ),
+        Rule(
+            "UnixServerCleanupTests.*",
+            "network",
+            "create_unix_server socket-file cleanup, on the policy's loop",
+        ),
         Rule("*", "internal", _SELECTOR_PINNED),
     ),
     "test_sock_lowlevel": (

@@ -26,6 +26,13 @@ cdef bint SEND_EMPTY = sys.version_info >= (3, 13)
 cdef Py_ssize_t HEADER_SIZE = 8 if sys.version_info >= (3, 13) else 0
 
 
+from aioloop._core.stream import _face
+import asyncio
+
+# asyncio's own datagram transport is both a Transport and a DatagramTransport.
+DatagramTransportFace = _face('DatagramTransport', asyncio.Transport, asyncio.DatagramTransport)
+
+
 cdef class DatagramTransport(StreamTransport):
     """asyncio.DatagramTransport over a datagram socket."""
 
@@ -150,6 +157,11 @@ cdef class DatagramTransport(StreamTransport):
 
     def can_write_eof(self):
         raise AttributeError("'DatagramTransport' object has no attribute 'can_write_eof'")
+
+    @property
+    def __class__(self):
+        # See StreamTransport.__class__.
+        return DatagramTransportFace
 
     @property
     def _sendfile_compatible(self):

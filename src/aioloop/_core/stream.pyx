@@ -27,6 +27,7 @@ import collections
 import socket
 import warnings
 
+import asyncio
 import os
 from asyncio import BufferedProtocol, trsock
 from asyncio.constants import _SendfileMode
@@ -71,6 +72,17 @@ cdef enum:
 cdef inline bint _would_block(int err) noexcept:
     # EWOULDBLOCK is EAGAIN on Linux.
     return err == EAGAIN or err == EINTR
+
+
+def _face(name, *bases):
+    # What isinstance() sees (see StreamTransport.__class__).
+    face = type(name, bases, {'__slots__': (), '__module__': __name__})
+    face.__doc__ = (f"isinstance() face of aioloop's compiled {name}: its instances "
+                    f"count as {', '.join(b.__qualname__ for b in bases)}.")
+    return face
+
+
+StreamTransportFace = _face('StreamTransport', asyncio.Transport)
 
 
 def _set_result_unless_cancelled(fut, result):
@@ -186,7 +198,22 @@ cdef class StreamTransport:
                         else 'read=idle')
             state = 'polling' if self._loop._get_writer(self._sock_fd) is not None else 'idle'
             info.append(f'write=<{state}, bufsize={self._buffer_size}>')
+        elif self._sock is not None:
+            info.append('open')   # the loop is gone but we still hold the fd
         return '<{}>'.format(' '.join(info))
+
+    @property
+    def _pipe(self):
+        """The pipe object of a pipe transport (asyncio's attribute name)."""
+        return None if self._is_socket else self._sock
+
+    @_pipe.setter
+    def _pipe(self, value):
+        # asyncio's tests drop a pipe this way to silence the "unclosed
+        # transport" warning after closing the pipe themselves.
+        if self._is_socket:
+            raise AttributeError("_pipe is only defined for pipe transports")
+        self._sock = value
 
     def __del__(self):
         if self._sock is not None:
@@ -621,6 +648,16 @@ cdef class StreamTransport:
                     ConnectionError("Connection is closed by peer"))
 
     # -- attributes asyncio code looks for ---------------------------------------
+
+    @property
+    def __class__(self):
+        # A compiled class cannot inherit from asyncio.Transport (a Python
+        # class with an instance slot), yet code checks
+        # isinstance(transport, asyncio.Transport).  isinstance() falls back
+        # to __class__ when the real type does not match, so we present a
+        # Python subclass of asyncio.Transport with our name; type(t) stays
+        # the compiled class, whose methods are the ones that run.
+        return StreamTransportFace
 
     @property
     def _sendfile_compatible(self):
