@@ -179,3 +179,35 @@ def test_reset_peer_surfaces_as_connection_error(loop: aioloop.Loop) -> None:
                 client.close()
 
         loop.run_until_complete(main())
+
+
+def test_cancelled_recv_does_not_unregister_the_next_readers_wait(
+        loop: aioloop.Loop, pair: tuple[socket.socket, socket.socket]) -> None:
+    # Cancel a waiting sock_recv and start another before the cancellation
+    # is delivered: the first one's clean-up must not remove the second's
+    # registration (it would then wait forever).
+    a, b = pair
+
+    async def main() -> bytes:
+        first = asyncio.ensure_future(loop.sock_recv(b, 10))
+        await asyncio.sleep(0)
+        first.cancel()
+        second = asyncio.ensure_future(loop.sock_recv(b, 10))
+        await asyncio.sleep(0)
+        await loop.sock_sendall(a, b"for second")
+        return await asyncio.wait_for(second, 5)
+
+    assert loop.run_until_complete(main()) == b"for second"
+
+
+def test_sendall_accepts_bytearray_and_memoryview(loop: aioloop.Loop,
+                                                  pair: tuple[socket.socket, socket.socket]) -> None:
+    a, b = pair
+
+    async def main() -> bytes:
+        await loop.sock_sendall(a, bytearray(b"ab"))
+        await loop.sock_sendall(a, memoryview(b"cd"))
+        await loop.sock_sendall(a, b"")
+        return await loop.sock_recv(b, 10)
+
+    assert loop.run_until_complete(main()) == b"abcd"

@@ -13,6 +13,8 @@ import functools
 import socket
 from typing import Any
 
+from aioloop._core import sockops as _sockops
+
 from aioloop.loop._host import LoopHost
 
 try:
@@ -32,6 +34,16 @@ def _check_socket(sock: socket.socket) -> None:
         raise TypeError("Socket cannot be of type SSLSocket")
     if sock.gettimeout() != 0:
         raise ValueError("the socket must be non-blocking")
+
+
+async def _await_waiter(waiter: Any) -> Any:
+    # The compiled waiter completes its future itself; if we are cancelled
+    # first, it must stop watching the fd.
+    try:
+        return await waiter.fut
+    except BaseException:
+        waiter.cancel()
+        raise
 
 
 def _settle(fut: asyncio.Future[Any], op: Any, *args: Any) -> bool:
@@ -91,20 +103,18 @@ class SocketsMixin(LoopHost):
         OSError from the socket.
         """
         _check_socket(sock)
-        try:
-            return sock.recv(nbytes)
-        except (BlockingIOError, InterruptedError):
-            pass
-        return await self._wait_readable(sock, sock.recv, nbytes)
+        result = _sockops.recv(self, sock, nbytes)
+        if result.__class__ is bytes:
+            return result  # type: ignore[no-any-return]
+        return await _await_waiter(result)
 
     async def sock_recv_into(self, sock: socket.socket, buf: Any) -> int:
         """Receive into buf; return the number of bytes (see sock_recv)."""
         _check_socket(sock)
-        try:
-            return sock.recv_into(buf)
-        except (BlockingIOError, InterruptedError):
-            pass
-        return await self._wait_readable(sock, sock.recv_into, buf)
+        result = _sockops.recv_into(self, sock, buf)
+        if result.__class__ is int:
+            return result  # type: ignore[no-any-return]
+        return await _await_waiter(result)
 
     async def sock_recvfrom(self, sock: socket.socket, bufsize: int) -> tuple[bytes, _Address]:
         """Receive a datagram of up to bufsize bytes: (data, address)."""
@@ -135,34 +145,10 @@ class SocketsMixin(LoopHost):
         On error the amount already sent is unknown (asyncio's contract).
         """
         _check_socket(sock)
-        try:
-            sent = sock.send(data)
-        except (BlockingIOError, InterruptedError):
-            sent = 0
-        if sent == len(data):
+        waiter = _sockops.sendall(self, sock, data)
+        if waiter is None:
             return None
-        view = memoryview(data).cast("B")
-        return await self._wait_writable(sock, self._send_some, sock, view, [sent])
-
-    def _send_some(self, fut: asyncio.Future[None], sock: socket.socket,
-                   view: memoryview, progress: list[int]) -> None:
-        if fut.done():
-            return
-        start = progress[0]
-        try:
-            sent = sock.send(view[start:])
-        except (BlockingIOError, InterruptedError):
-            return
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            fut.set_exception(exc)
-            return
-        start += sent
-        if start == len(view):
-            fut.set_result(None)
-        else:
-            progress[0] = start
+        return await _await_waiter(waiter)  # type: ignore[no-any-return]
 
     async def sock_sendto(self, sock: socket.socket, data: Any, address: _Address) -> int:
         """Send a datagram to address; return the number of bytes sent."""

@@ -1,0 +1,209 @@
+# cython: language_level=3
+"""Compiled paths of sock_recv, sock_recv_into and sock_sendall.
+
+asyncio's versions call the socket's Python methods and learn "not ready" from
+a BlockingIOError, which Python must create, raise and catch; then they wait
+through a Future, a done-callback and a functools.partial.  Here the system
+calls are made from C and EAGAIN is a return code; a waiting operation is one
+small object that the loop calls back from C (an IOTarget) and that completes
+the Future itself.  The coroutines in aioloop/loop/sockets.py wrap these and
+keep asyncio's signatures, checks and cancellation behaviour.
+"""
+
+from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE, PyBUF_WRITABLE
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from libc.errno cimport errno, EAGAIN, EINTR
+
+import os
+
+from aioloop._core.core cimport CoreLoop, RECV_BUFFER_SIZE
+from aioloop._core.handles cimport Handle, IOTarget
+from aioloop._core.poller cimport EV_READ, EV_WRITE
+
+cdef extern from "<sys/socket.h>" nogil:
+    ssize_t c_send "send"(int fd, const void *buf, size_t n, int flags)
+    ssize_t c_recv "recv"(int fd, void *buf, size_t n, int flags)
+    int MSG_NOSIGNAL
+
+cdef enum:
+    OP_RECV = 0
+    OP_RECV_INTO = 1
+    OP_SENDALL = 2
+
+# Returned by the try_* functions when the socket is not ready.
+cdef object NOT_READY = object()
+
+
+cdef inline object _oserror(int err):
+    return OSError(err, os.strerror(err))
+
+
+cdef object _recv_now(CoreLoop loop, int fd, Py_ssize_t n):
+    # Receive into the loop's buffer and copy out exactly what came: no
+    # large allocation per call (compare socket.recv(65536)).
+    cdef char *buf
+    cdef ssize_t got
+    cdef bytes big
+    if n < 0:
+        raise ValueError("negative buffersize in recv")
+    if n <= RECV_BUFFER_SIZE:
+        buf = loop.recv_buffer()
+        got = c_recv(fd, buf, n, 0)
+        if got < 0:
+            if errno == EAGAIN or errno == EINTR:
+                return NOT_READY
+            raise _oserror(errno)
+        return PyBytes_FromStringAndSize(buf, got)
+    big = PyBytes_FromStringAndSize(NULL, n)
+    got = c_recv(fd, <char*>big, n, 0)
+    if got < 0:
+        if errno == EAGAIN or errno == EINTR:
+            return NOT_READY
+        raise _oserror(errno)
+    return big[:got]
+
+
+cdef object _recv_into_now(int fd, object target, Py_ssize_t nbytes):
+    cdef Py_buffer view
+    cdef ssize_t got
+    cdef int err
+    PyObject_GetBuffer(target, &view, PyBUF_WRITABLE)
+    try:
+        if nbytes <= 0 or nbytes > view.len:
+            nbytes = view.len
+        got = c_recv(fd, view.buf, nbytes, 0)
+        err = errno
+    finally:
+        PyBuffer_Release(&view)
+    if got < 0:
+        if err == EAGAIN or err == EINTR:
+            return NOT_READY
+        raise _oserror(err)
+    return got
+
+
+cdef Py_ssize_t _send_some(int fd, object data, Py_ssize_t pos) except -2:
+    # Send data[pos:]; returns bytes sent, -1 when the socket is full.
+    cdef Py_buffer view
+    cdef ssize_t n
+    cdef int err
+    PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+    try:
+        n = c_send(fd, <char*>view.buf + pos, view.len - pos, MSG_NOSIGNAL)
+        err = errno
+    finally:
+        PyBuffer_Release(&view)
+    if n < 0:
+        if err == EAGAIN or err == EINTR:
+            return -1
+        raise _oserror(err)
+    return n
+
+
+cdef class SockWaiter(IOTarget):
+    """One socket operation waiting for readiness; completes ``fut``."""
+
+    cdef CoreLoop _loop
+    cdef readonly object fut
+    cdef object _target       # recv_into's buffer, sendall's data
+    cdef Py_ssize_t _n        # recv size / recv_into nbytes / sendall length
+    cdef Py_ssize_t _pos      # sendall progress
+    cdef int _fd
+    cdef int _op
+    cdef bint _registered
+    cdef Handle _handle       # our registration; cancelled once replaced
+
+    cdef int _io_ready(self, int token) except -1:
+        cdef object result
+        cdef Py_ssize_t sent
+        if self.fut.done():
+            self._unregister()
+            return 0
+        try:
+            if self._op == OP_RECV:
+                result = _recv_now(self._loop, self._fd, self._n)
+            elif self._op == OP_RECV_INTO:
+                result = _recv_into_now(self._fd, self._target, self._n)
+            else:
+                sent = _send_some(self._fd, self._target, self._pos)
+                if sent < 0:
+                    return 0
+                self._pos += sent
+                if self._pos < self._n:
+                    return 0
+                result = None
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._unregister()
+            self.fut.set_exception(exc)
+            return 0
+        if result is NOT_READY:
+            return 0
+        self._unregister()
+        self.fut.set_result(result)
+        return 0
+
+    cdef int _unregister(self) except -1:
+        if self._registered:
+            self._registered = False
+            # Someone else's add_reader/sock_recv on this fd replaced (and
+            # cancelled) our handle: the registration is theirs now.
+            if not self._loop._closed and not self._handle._cancelled:
+                self._loop._remove_io(self._fd, EV_WRITE if self._op == OP_SENDALL else EV_READ)
+        return 0
+
+    def cancel(self):
+        """Stop waiting (the awaiting coroutine was cancelled)."""
+        self._unregister()
+
+
+cdef SockWaiter _wait(CoreLoop loop, int fd, int op, object target, Py_ssize_t n, Py_ssize_t pos):
+    cdef SockWaiter w = SockWaiter.__new__(SockWaiter)
+    w._loop = loop
+    w._fd = fd
+    w._op = op
+    w._target = target
+    w._n = n
+    w._pos = pos
+    w.fut = (<object>loop).create_future()
+    w._handle = loop._add_io_target(fd, EV_WRITE if op == OP_SENDALL else EV_READ, w, 0)
+    w._registered = True
+    return w
+
+
+def recv(CoreLoop loop, sock, Py_ssize_t n):
+    """bytes now, or a SockWaiter whose fut will have them."""
+    cdef int fd = sock.fileno()
+    result = _recv_now(loop, fd, n)
+    if result is not NOT_READY:
+        return result
+    (<object>loop)._ensure_fd_no_transport(fd)
+    return _wait(loop, fd, OP_RECV, None, n, 0)
+
+
+def recv_into(CoreLoop loop, sock, buf, Py_ssize_t nbytes=0):
+    """The byte count now, or a SockWaiter whose fut will have it."""
+    cdef int fd = sock.fileno()
+    result = _recv_into_now(fd, buf, nbytes)
+    if result is not NOT_READY:
+        return result
+    (<object>loop)._ensure_fd_no_transport(fd)
+    return _wait(loop, fd, OP_RECV_INTO, buf, nbytes, 0)
+
+
+def sendall(CoreLoop loop, sock, data):
+    """None when all was sent now, else a SockWaiter for the rest."""
+    cdef int fd = sock.fileno()
+    cdef Py_ssize_t total = len(memoryview(data).cast("B")) if not isinstance(data, bytes) else len(data)
+    cdef Py_ssize_t sent = 0
+    if total:
+        sent = _send_some(fd, data, 0)
+        if sent < 0:
+            sent = 0
+        if sent == total:
+            return None
+    else:
+        return None
+    (<object>loop)._ensure_fd_no_transport(fd)
+    return _wait(loop, fd, OP_SENDALL, data, total, sent)
