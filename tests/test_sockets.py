@@ -200,8 +200,8 @@ def test_cancelled_recv_does_not_unregister_the_next_readers_wait(
     assert loop.run_until_complete(main()) == b"for second"
 
 
-def test_sendall_accepts_bytearray_and_memoryview(loop: aioloop.Loop,
-                                                  pair: tuple[socket.socket, socket.socket]) -> None:
+def test_sendall_accepts_bytearray_and_memoryview(
+        loop: aioloop.Loop, pair: tuple[socket.socket, socket.socket]) -> None:
     a, b = pair
 
     async def main() -> bytes:

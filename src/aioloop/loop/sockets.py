@@ -13,8 +13,7 @@ import functools
 import socket
 from typing import Any
 
-from aioloop._core import sockops as _sockops
-
+import aioloop._core.sockops as _sockops
 from aioloop.loop._host import LoopHost
 
 try:
