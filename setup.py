@@ -20,7 +20,7 @@ extensions = [
         f"aioloop._core.{pyx.stem}",
         [str(pyx)],
         include_dirs=[str(CORE)],
-        extra_compile_args=["-O2"] if not debug_build else ["-O0", "-g"],
+        extra_compile_args=["-O2", "-fno-plt"] if not debug_build else ["-O0", "-g"],
     )
     for pyx in sorted(CORE.glob("*.pyx"))
 ]
