@@ -60,6 +60,15 @@ async def client(loop: Any, address: Any, family: int = socket.AF_INET) -> socke
     return sock
 
 
+async def server_side_closed(conns: list[Any]) -> None:
+    """Wait until every server-side transport saw its client's EOF and lost
+    its connection: 3.11's Server.wait_closed() does not wait for live
+    connections, and a transport still open when the loop closes warns."""
+    while not all(t.is_closing() for t in conns):
+        await asyncio.sleep(0.001)
+    await asyncio.sleep(0)
+
+
 def port_of(server: Any) -> int:
     return int(server.sockets[0].getsockname()[1])
 
@@ -76,6 +85,7 @@ def test_server_echoes_and_reports_peername(loop: aioloop.Loop) -> None:
         assert await echo_once(loop, sock) == b"ping"
         assert conns[0].get_extra_info("peername") == sock.getsockname()
         sock.close()
+        await server_side_closed(conns)
         server.close()
         await server.wait_closed()
 
@@ -101,7 +111,9 @@ def test_server_accepts_a_burst_of_connections(loop: aioloop.Loop) -> None:
 @pytest.mark.skipif(not HAS_IPV6, reason="no IPv6 loopback")
 def test_server_on_several_hosts(loop: aioloop.Loop) -> None:
     async def main() -> None:
-        server = await loop.create_server(Echo, ["127.0.0.1", "::1", "127.0.0.1"], 0)
+        conns: list[Any] = []
+        server = await loop.create_server(lambda: Echo(conns),
+                                          ["127.0.0.1", "::1", "127.0.0.1"], 0)
         families = sorted(s.family for s in server.sockets)
         assert families == [socket.AF_INET, socket.AF_INET6]  # duplicates bound once
         v6 = next(s for s in server.sockets if s.family == socket.AF_INET6)
@@ -110,6 +122,7 @@ def test_server_on_several_hosts(loop: aioloop.Loop) -> None:
             sock = await client(loop, s.getsockname(), s.family)
             assert await echo_once(loop, sock) == b"ping"
             sock.close()
+        await server_side_closed(conns)
         server.close()
         await server.wait_closed()
 
@@ -164,11 +177,13 @@ def test_server_on_a_given_socket(loop: aioloop.Loop) -> None:
     async def main() -> None:
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
-        server = await loop.create_server(Echo, sock=sock)
+        conns: list[Any] = []
+        server = await loop.create_server(lambda: Echo(conns), sock=sock)
         assert sock.gettimeout() == 0
         c = await client(loop, sock.getsockname())
         assert await echo_once(loop, c) == b"ping"
         c.close()
+        await server_side_closed(conns)
         server.close()
         await server.wait_closed()
         assert sock.fileno() == -1  # the server owns and closes it
@@ -229,7 +244,9 @@ def test_protocol_factory_error_drops_only_that_connection(loop: aioloop.Loop) -
 
 def test_start_serving_later(loop: aioloop.Loop) -> None:
     async def main() -> None:
-        server = await loop.create_server(Echo, "127.0.0.1", 0, start_serving=False)
+        conns: list[Any] = []
+        server = await loop.create_server(lambda: Echo(conns), "127.0.0.1", 0,
+                                          start_serving=False)
         assert not server.is_serving()
         address = ("127.0.0.1", port_of(server))
         await server.start_serving()
@@ -238,6 +255,7 @@ def test_start_serving_later(loop: aioloop.Loop) -> None:
         c = await client(loop, address)
         assert await echo_once(loop, c) == b"ping"
         c.close()
+        await server_side_closed(conns)
         server.close()
         await server.wait_closed()
 
@@ -413,7 +431,8 @@ def test_accept_out_of_fds_reports_once_keeps_serving_and_recovers(
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 
     async def main() -> None:
-        server = await loop.create_server(Echo, "127.0.0.1", 0)
+        conns: list[Any] = []
+        server = await loop.create_server(lambda: Echo(conns), "127.0.0.1", 0)
         address = ("127.0.0.1", port_of(server))
         old = await client(loop, address)
         assert await echo_once(loop, old) == b"ping"
@@ -448,6 +467,7 @@ def test_accept_out_of_fds_reports_once_keeps_serving_and_recovers(
         assert len(reports) == 1
         old.close()
         new.close()
+        await server_side_closed(conns)
         server.close()
         await server.wait_closed()
 
