@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 
 import pytest
@@ -211,3 +212,27 @@ def test_sendall_accepts_bytearray_and_memoryview(
         return await loop.sock_recv(b, 10)
 
     assert loop.run_until_complete(main()) == b"abcd"
+
+
+def test_recv_sizes_across_the_copy_and_direct_paths(
+        loop: aioloop.Loop, pair: tuple[socket.socket, socket.socket]) -> None:
+    # Small requests copy out of the loop's buffer, large ones receive into
+    # the returned bytes directly (sized by the request, or beyond 128 KiB
+    # by what is waiting): every size must return exactly the bytes sent.
+    a, b = pair
+    payload = os.urandom(3 * 1024 * 1024)
+
+    async def main() -> bytes:
+        sender = asyncio.ensure_future(loop.sock_sendall(a, payload))
+        got = bytearray()
+        sizes = [1, 100, 4096, 32768, 65536, 131072, 1 << 20, 5 << 20]
+        i = 0
+        while len(got) < len(payload):
+            chunk = await loop.sock_recv(b, sizes[i % len(sizes)])
+            assert 0 < len(chunk) <= sizes[i % len(sizes)]
+            got += chunk
+            i += 1
+        await sender
+        return bytes(got)
+
+    assert loop.run_until_complete(main()) == payload

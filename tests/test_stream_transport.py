@@ -510,3 +510,32 @@ def test_transports_are_instances_of_asyncios_transport_classes(loop: aioloop.Lo
         await asyncio.sleep(0.01)
 
     loop.run_until_complete(main())
+
+
+def test_large_messages_arrive_intact_through_direct_reads(loop: aioloop.Loop) -> None:
+    # Once a read is large, the transport receives straight into the bytes
+    # it hands the protocol (no copy); the bytes must still be exactly what
+    # was sent, in order, across both read paths.
+    async def main() -> None:
+        a, b = _pair()
+        proto = Recorder(loop)
+        sizes: list[int] = []
+        original = proto.data_received
+
+        def record(data: bytes) -> None:
+            sizes.append(len(data))
+            original(data)
+
+        proto.data_received = record  # type: ignore[method-assign]
+        await _transport(loop, a, proto)
+        payload = os.urandom(8 * 1024 * 1024)
+        for i in range(0, len(payload), 300_000):
+            await loop.sock_sendall(b, payload[i:i + 300_000])
+            await asyncio.sleep(0)
+        b.shutdown(socket.SHUT_WR)
+        await proto.lost
+        assert bytes(proto.data) == payload
+        assert max(sizes) > 262144 or sum(s >= 32768 for s in sizes) > 1
+        b.close()
+
+    loop.run_until_complete(main())

@@ -58,8 +58,12 @@ SCOPES: tuple[Scope, ...] = ("core", "independent", "network", "subprocess", "tl
 # every scope is gated: the harness must reproduce stock results.
 GATED_SCOPES: frozenset[str] = frozenset({"core", "independent", "network"})
 
-# Scopes not run at all on a loop other than asyncio.
-RUN_ON_ASYNCIO_ONLY: frozenset[str] = frozenset({"internal"})
+# Scopes not run at all on a loop other than asyncio: asyncio's internals,
+# and the transports aioloop does not have yet (TLS, subprocesses).  Those
+# tests only failed with NotImplementedError, and the TLS ones hung until the
+# per-test timeout (about two minutes per run); --include-internal runs them
+# anyway.  Remove "tls"/"subprocess" here when they land, and gate them.
+RUN_ON_ASYNCIO_ONLY: frozenset[str] = frozenset({"internal", "tls", "subprocess"})
 
 ScanKind = Literal["private", "tls", "subprocess", "network"]
 

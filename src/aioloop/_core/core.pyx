@@ -443,10 +443,6 @@ cdef class CoreLoop(LoopBase):
             if self._stopping:
                 break
 
-    def _run_once_for_tests(self):
-        """Run exactly one iteration (for tests and embedding)."""
-        self._run_once()
-
     cdef int _poll(self, int64_t timeout_ns) except -1:
         cdef int n
         cdef object instrument = self._instrument

@@ -25,7 +25,17 @@ cdef extern from "<sys/socket.h>" nogil:
     ssize_t c_recv "recv"(int fd, void *buf, size_t n, int flags)
     int MSG_NOSIGNAL
 
+cdef extern from "recvbytes.h":
+    Py_ssize_t aioloop_pending(int fd) nogil
+    object aioloop_recv_bytes(int fd, Py_ssize_t want, int is_socket, int *err)
+
 cdef enum:
+    # From this size on, sock_recv(n) receives straight into an n-byte bytes
+    # object (shrunk in place) instead of copying out of the loop's buffer.
+    LARGE_READ = 32768
+    # Below glibc's default mmap threshold: allocating this much per call
+    # stays on the heap.
+    DIRECT_RECV_MAX = 131072
     OP_RECV = 0
     OP_RECV_INTO = 1
     OP_SENDALL = 2
@@ -39,28 +49,35 @@ cdef inline object _oserror(int err):
 
 
 cdef object _recv_now(CoreLoop loop, int fd, Py_ssize_t n):
-    # Receive into the loop's buffer and copy out exactly what came: no
-    # large allocation per call (compare socket.recv(65536)).
+    # Small requests: receive into the loop's buffer and copy out what came.
+    # Large ones: receive straight into a bytes object (no copy), sized by
+    # the request up to 128 KiB, and beyond that by what is waiting, so a
+    # sock_recv(sock, 1 << 20) does not allocate (and mmap) a megabyte per
+    # call the way socket.recv() does.
     cdef char *buf
     cdef ssize_t got
-    cdef bytes big
+    cdef Py_ssize_t want = n
+    cdef int err = 0
     if n < 0:
         raise ValueError("negative buffersize in recv")
-    if n <= RECV_BUFFER_SIZE:
-        buf = loop.recv_buffer()
-        got = c_recv(fd, buf, n, 0)
-        if got < 0:
-            if errno == EAGAIN or errno == EINTR:
+    if n > DIRECT_RECV_MAX:
+        want = aioloop_pending(fd)
+        if want > n:
+            want = n
+    if want >= LARGE_READ:
+        data = aioloop_recv_bytes(fd, want, 1, &err)
+        if data is None:
+            if err == EAGAIN or err == EINTR:
                 return NOT_READY
-            raise _oserror(errno)
-        return PyBytes_FromStringAndSize(buf, got)
-    big = PyBytes_FromStringAndSize(NULL, n)
-    got = c_recv(fd, <char*>big, n, 0)
+            raise _oserror(err)
+        return data
+    buf = loop.recv_buffer()
+    got = c_recv(fd, buf, min(n, RECV_BUFFER_SIZE), 0)
     if got < 0:
         if errno == EAGAIN or errno == EINTR:
             return NOT_READY
         raise _oserror(errno)
-    return big[:got]
+    return PyBytes_FromStringAndSize(buf, got)
 
 
 cdef object _recv_into_now(int fd, object target, Py_ssize_t nbytes):

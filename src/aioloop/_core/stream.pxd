@@ -28,6 +28,7 @@ cdef class StreamTransport(IOTarget):
     cdef bint _can_read          # this end reads (not a write-only pipe)
     cdef bint _can_write         # this end writes (not a read-only pipe)
     cdef bint _is_socket         # send()/recv() rather than write()/read()
+    cdef bint _large_reads       # the last read was large (see _read_into_protocol)
     cdef Py_ssize_t _high_water
     cdef Py_ssize_t _low_water
     # Pending output: a deque of bytes-like objects, and its total size.
@@ -40,11 +41,14 @@ cdef class StreamTransport(IOTarget):
     cdef int _on_readable(self) except -1
     cdef int _on_writable(self) except -1
     cdef int _read_into_protocol(self) except -1
+    cdef int _read_failed(self, int err) except -1
+    cdef int _deliver(self, object data) except -1
     cdef int _read_into_buffer(self) except -1
     cdef int _on_eof(self) except -1
     cdef int _write_pending(self) except -1
     cdef int _drop_sent(self, Py_ssize_t n) except -1
     cdef int _maybe_pause_protocol(self) except -1
     cdef int _maybe_resume_protocol(self) except -1
+    cdef int _tell_protocol(self, str method) except -1
     cdef int _fatal_error(self, object exc, str message) except -1
     cdef int _force_close(self, object exc) except -1

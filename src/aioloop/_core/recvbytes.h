@@ -1,0 +1,39 @@
+/* Receiving straight into a bytes object (used by stream.pyx and sockops.pyx).
+ *
+ * For large reads, copying out of the loop's shared buffer costs a memcpy of
+ * every byte; receiving into the bytes object the caller gets, then shrinking
+ * it in place, costs none.
+ */
+#ifndef AIOLOOP_RECVBYTES_H
+#define AIOLOOP_RECVBYTES_H
+
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <errno.h>
+
+/* Bytes waiting in the socket or pipe, or -1. */
+static Py_ssize_t aioloop_pending(int fd) {
+    int n = 0;
+    return ioctl(fd, FIONREAD, &n) == 0 ? (Py_ssize_t)n : -1;
+}
+
+/* Receive up to `want` bytes straight into a new bytes object, shrunk
+   in place to what came.  Returns the object, or None with *err set
+   (EAGAIN included); NULL only on a Python error (no memory). */
+static PyObject *aioloop_recv_bytes(int fd, Py_ssize_t want, int is_socket, int *err) {
+    PyObject *b = PyBytes_FromStringAndSize(NULL, want);
+    if (b == NULL) return NULL;
+    ssize_t n = is_socket ? recv(fd, PyBytes_AS_STRING(b), (size_t)want, 0)
+                          : read(fd, PyBytes_AS_STRING(b), (size_t)want);
+    if (n < 0) {
+        *err = errno;
+        Py_DECREF(b);
+        Py_RETURN_NONE;
+    }
+    *err = 0;
+    if (n != want && _PyBytes_Resize(&b, n) < 0) return NULL;
+    return b;
+}
+
+#endif
