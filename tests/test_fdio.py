@@ -221,3 +221,23 @@ def test_many_fds_beyond_the_initial_table(loop: aioloop.Loop) -> None:
         for r, w in pairs:
             r.close()
             w.close()
+
+
+def test_every_run_polls_at_least_once(loop: aioloop.Loop) -> None:
+    # run_until_complete() of a future that is already done runs a single
+    # iteration; I/O that is ready by then must be seen in it, as asyncio
+    # sees it (each of its iterations polls).
+    r, w = socket.socketpair()
+    try:
+        got: list[bytes] = []
+        loop.add_reader(r, lambda: got.append(r.recv(10)))
+        done = loop.create_future()
+        done.set_result(None)
+        for i in range(50):  # many busy runs: each must poll
+            w.send(b"%d" % i)
+            loop.run_until_complete(done)
+            assert got and got[-1] == b"%d" % i, (i, got)
+        loop.remove_reader(r)
+    finally:
+        r.close()
+        w.close()

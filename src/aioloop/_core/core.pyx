@@ -438,6 +438,10 @@ cdef class CoreLoop(LoopBase):
 
     def _run_forever_core(self):
         """Iterate until stop(); the Python layer does the set-up around it."""
+        # The first iteration of every run polls, as every asyncio iteration
+        # does: run_until_complete() of a future that is already done runs a
+        # single iteration, and I/O that is ready by then must be seen.
+        self._iterations_since_poll = self._poll_every
         while True:
             self._run_once()
             if self._stopping:

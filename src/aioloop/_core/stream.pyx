@@ -73,7 +73,7 @@ cdef enum:
     # object (see _read_into_protocol); smaller ones are copied out of the
     # loop's buffer, which is cheaper than an extra ioctl() per read.
     LARGE_READ = 32768
-    MAX_DIRECT_READ = 1048576
+    MAX_DIRECT_READ = 262144   # never more per data_received() than asyncio (max_size)
     WRITEV_MAX = 64             # buffers per writev() call
     LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5
 
