@@ -65,6 +65,19 @@ def _bind_unix_path(path: Any) -> socket.socket:
     return sock
 
 
+
+def _check_path_or_sock(path: Any, sock: socket.socket | None, missing: str) -> None:
+    """Exactly one of path and sock, and sock a Unix stream socket; raises
+    ValueError with asyncio's messages (``missing`` when neither is given)."""
+    if path is not None:
+        if sock is not None:
+            raise ValueError("path and sock can not be specified at the same time")
+    elif sock is None:
+        raise ValueError(missing)
+    elif sock.family != socket.AF_UNIX or sock.type != socket.SOCK_STREAM:
+        raise ValueError(f"A UNIX Domain Stream Socket was expected, got {sock!r}")
+
+
 class UnixMixin(NetHost):
     """create_unix_connection, create_unix_server."""
 
@@ -92,13 +105,7 @@ class UnixMixin(NetHost):
             if server_hostname is not None:
                 raise ValueError("server_hostname is only meaningful with ssl")
             check_ssl_timeouts(ssl, ssl_handshake_timeout, ssl_shutdown_timeout)
-        if path is not None:
-            if sock is not None:
-                raise ValueError("path and sock can not be specified at the same time")
-        elif sock is None:
-            raise ValueError("no path and sock were specified")
-        elif sock.family != socket.AF_UNIX or sock.type != socket.SOCK_STREAM:
-            raise ValueError(f"A UNIX Domain Stream Socket was expected, got {sock!r}")
+        _check_path_or_sock(path, sock, "no path and sock were specified")
         if ssl:
             raise NotImplementedError(TLS_NOT_IMPLEMENTED)
 
@@ -123,13 +130,7 @@ class UnixMixin(NetHost):
         if isinstance(ssl, bool):
             raise TypeError("ssl argument must be an SSLContext or None")
         check_ssl_timeouts(ssl, ssl_handshake_timeout, ssl_shutdown_timeout)
-        if path is not None:
-            if sock is not None:
-                raise ValueError("path and sock can not be specified at the same time")
-        elif sock is None:
-            raise ValueError("path was not specified, and no sock specified")
-        elif sock.family != socket.AF_UNIX or sock.type != socket.SOCK_STREAM:
-            raise ValueError(f"A UNIX Domain Stream Socket was expected, got {sock!r}")
+        _check_path_or_sock(path, sock, "path was not specified, and no sock specified")
         if ssl:
             raise NotImplementedError(TLS_NOT_IMPLEMENTED)
 
