@@ -49,20 +49,23 @@ cdef inline object _oserror(int err):
 
 
 cdef object _recv_now(CoreLoop loop, int fd, Py_ssize_t n):
-    # Small requests: receive into the loop's buffer and copy out what came.
-    # Large ones: receive straight into a bytes object (no copy), sized by
-    # the request up to 128 KiB, and beyond that by what is waiting, so a
-    # sock_recv(sock, 1 << 20) does not allocate (and mmap) a megabyte per
-    # call the way socket.recv() does.
+    # Small messages: receive into the loop's buffer and copy out what came.
+    # Large ones (a large request with a large amount waiting, per FIONREAD):
+    # receive straight into a bytes object of the size waiting (no copy), so
+    # neither a small message in a large request nor a sock_recv(sock,
+    # 1 << 20) allocates (and mmaps) a large buffer per call the way
+    # socket.recv() does.
     cdef char *buf
     cdef ssize_t got
     cdef Py_ssize_t want = n
     cdef int err = 0
     if n < 0:
         raise ValueError("negative buffersize in recv")
-    if n > DIRECT_RECV_MAX:
+    if n >= LARGE_READ:
+        # Size the read by what is waiting: a large request that finds a
+        # small message should not allocate (and shrink) a large buffer.
         want = aioloop_pending(fd)
-        if want > n:
+        if want > n or (want < 0 and n <= DIRECT_RECV_MAX):
             want = n
     if want >= LARGE_READ:
         data = aioloop_recv_bytes(fd, want, 1, &err)
