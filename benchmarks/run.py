@@ -50,12 +50,15 @@ DEFAULT_ROUNDS = (5, 1)
 TIMEOUT_BASE_S = (30.0, 8.0)
 
 
-def _csv(value: str, allowed: tuple[str, ...], what: str) -> list[str]:
+def csv_choice(value: str, allowed: tuple[str, ...], what: str) -> list[str]:
+    """Parse a comma-separated option whose items must come from `allowed`
+    (shared by both suites' command lines); raises ArgumentTypeError."""
     names = [v.strip() for v in value.split(",") if v.strip()]
     unknown = [n for n in names if n not in allowed]
-    if unknown:
+    if unknown or not names:
+        shown = ", ".join(unknown) or repr(value)
         raise argparse.ArgumentTypeError(
-            f"unknown {what}: {', '.join(unknown)} (choose from {', '.join(allowed)})"
+            f"unknown {what}: {shown} (choose from {', '.join(allowed)})"
         )
     return names
 
@@ -68,13 +71,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, help="rounds to run (default 5, or 1 with --quick)")
     parser.add_argument(
         "--loops",
-        type=lambda v: _csv(v, LOOP_NAMES, "loop"),
+        type=lambda v: csv_choice(v, LOOP_NAMES, "loop"),
         default=list(LOOP_NAMES),
         help=f"comma-separated loops (default {','.join(LOOP_NAMES)})",
     )
     parser.add_argument(
         "--cases",
-        type=lambda v: _csv(v, CASE_NAMES, "case"),
+        type=lambda v: csv_choice(v, CASE_NAMES, "case"),
         default=list(CASE_NAMES),
         help=f"comma-separated cases (default all: {','.join(CASE_NAMES)})",
     )

@@ -27,6 +27,7 @@ from benchmarks.net.clients import ToolError, build_echo_client, find_wrk
 from benchmarks.net.measure import Plan, Tools, measure
 from benchmarks.net.procs import Child, ChildError
 from benchmarks.net.report import render, summarize
+from benchmarks.run import csv_choice
 
 __all__ = ["main"]
 
@@ -35,17 +36,6 @@ STEADY_S = (2, 1)  # (normal, quick)
 DEFAULT_ROUNDS = (3, 1)
 QUICK_SIZES_KIB = [1]
 DEFAULT_CONNECTIONS = 50
-
-
-def _csv(value: str, allowed: tuple[str, ...], what: str) -> list[str]:
-    names = [v.strip() for v in value.split(",") if v.strip()]
-    unknown = [n for n in names if n not in allowed]
-    if unknown or not names:
-        shown = ", ".join(unknown) or repr(value)
-        raise argparse.ArgumentTypeError(
-            f"unknown {what}: {shown} (choose from {', '.join(allowed)})"
-        )
-    return names
 
 
 def _sizes(value: str) -> list[int]:
@@ -66,13 +56,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, help="rounds (default 3, or 1 with --quick)")
     parser.add_argument(
         "--loops",
-        type=lambda v: _csv(v, LOOP_NAMES, "loop"),
+        type=lambda v: csv_choice(v, LOOP_NAMES, "loop"),
         default=list(LOOP_NAMES),
         help=f"comma-separated loops (default {','.join(LOOP_NAMES)})",
     )
     parser.add_argument(
         "--cases",
-        type=lambda v: _csv(v, tuple(CASES), "case"),
+        type=lambda v: csv_choice(v, tuple(CASES), "case"),
         default=list(CASES),
         help=f"comma-separated cases (default all: {','.join(CASES)})",
     )
