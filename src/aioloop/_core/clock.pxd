@@ -18,10 +18,6 @@ cdef inline long long monotonic_ns() noexcept nogil:
     return <long long>ts.tv_sec * 1000000000 + ts.tv_nsec
 
 
-cdef inline double ns_to_seconds(long long ns) noexcept nogil:
-    return <double>ns / 1e9
-
-
 cdef inline long long seconds_to_ns_ceil(double s) noexcept nogil:
     # Round up: a timer must never fire before its deadline.
     cdef long long ns = <long long>(s * 1e9)

@@ -425,12 +425,6 @@ cdef class CoreLoop(LoopBase):
         poll_start(timeout_s)/poll_end(nevents) methods, or None to remove it."""
         self._instrument = instrument
 
-    def _set_poll_interval(self, double seconds):
-        """Change the fairness interval (see the module docstring)."""
-        if seconds < 0:
-            raise ValueError("poll interval must be >= 0")
-        self._poll_interval_ns = <int64_t>(seconds * 1e9)
-
     def _stamp_values(self):
         """(seq, iteration_ns, poll_count, polling): the watchdog's view."""
         return (self._stamp.seq, self._stamp.iteration_ns,
