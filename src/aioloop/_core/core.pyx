@@ -298,6 +298,7 @@ cdef class CoreLoop(LoopBase):
         self._check_closed()
         cdef Handle h = new_handle(callback, args, self, None)
         h._persistent = True
+        h._own_context()     # runs many times: its context must be its own
         return self._install_io(fd, kind, h)
 
     cdef Handle _add_io_target(self, int fd, int kind, IOTarget target, int token):
@@ -352,6 +353,7 @@ cdef class CoreLoop(LoopBase):
         not scheduled yet."""
         cdef Handle h = new_handle(callback, args, self, None)
         h._persistent = True
+        h._own_context()
         return h
 
     def _add_callback(self, Handle handle):

@@ -22,7 +22,11 @@ cdef class IOTarget:
 cdef class Handle:
     cdef readonly object _callback
     cdef readonly tuple _args
-    cdef readonly object _context
+    # The Context the callback runs in.  When _shared_vars is not None it is
+    # a Context shared with other handles, reset to _shared_vars around each
+    # run (see ctxshare.h); _own_context() gives the handle its own.
+    cdef object _ctx
+    cdef object _shared_vars
     cdef readonly LoopBase _loop
     cdef readonly bint _cancelled
     # Reader/writer/signal handles run many times; the rest run once and
@@ -35,6 +39,7 @@ cdef class Handle:
     cdef object __weakref__
 
     cdef int _execute(self) except -1
+    cdef object _own_context(self)
     cdef int _report_exception(self, BaseException exc) except -1
 
 

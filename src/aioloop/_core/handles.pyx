@@ -9,7 +9,18 @@ inherit from a Python class.  docs/differences.md records this.
 """
 
 cimport cython
+from cpython.ref cimport PyObject, Py_DECREF
 from cpython.contextvars cimport PyContext_CopyCurrent, PyContext_Enter, PyContext_Exit
+
+cdef extern from "ctxshare.h":
+    int aioloop_ctxshare_init() except -1
+    object aioloop_capture_context(PyObject **vars)
+    object aioloop_private_context(object vars)
+    bint aioloop_context_entered(object ctx)
+    void aioloop_reset_context(object ctx, object vars)
+    int aioloop_ctxshare_on
+
+aioloop_ctxshare_init()
 
 from aioloop._core import formatting
 
@@ -50,7 +61,16 @@ cdef class Handle:
         # The equivalent of asyncio.Handle._run(): run the callback inside its
         # context, report any exception to the loop's exception handler and
         # carry on; only SystemExit and KeyboardInterrupt escape the loop.
-        cdef object ctx = self._context
+        cdef object ctx = self._ctx
+        cdef object shared_vars = self._shared_vars
+        if shared_vars is not None:
+            if aioloop_context_entered(ctx):
+                # The shared Context is running already (a callback calling
+                # another handle's _run()): this run needs its own.
+                ctx = self._own_context()
+                shared_vars = None
+            else:
+                aioloop_reset_context(ctx, shared_vars)
         try:
             PyContext_Enter(ctx)
             try:
@@ -62,6 +82,10 @@ cdef class Handle:
                     self._callback(*self._args)
             finally:
                 PyContext_Exit(ctx)
+                if shared_vars is not None:
+                    # Whatever the callback set stays with it, not with the
+                    # next handle sharing this Context.
+                    aioloop_reset_context(ctx, shared_vars)
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
@@ -101,9 +125,22 @@ cdef class Handle:
         """Return True if the callback was cancelled."""
         return self._cancelled
 
+    cdef object _own_context(self):
+        # From now on this handle runs in a Context of its own, holding the
+        # variables it was scheduled with.
+        if self._shared_vars is not None:
+            self._ctx = aioloop_private_context(self._shared_vars)
+            self._shared_vars = None
+        return self._ctx
+
     def get_context(self):
         """Return the contextvars.Context the callback runs in."""
-        return self._context
+        return self._own_context()
+
+    @property
+    def _context(self):
+        # asyncio.Handle's attribute name.
+        return self._own_context()
 
     def _repr_info(self):
         info = [type(self).__name__]
@@ -183,10 +220,19 @@ cdef inline object _debug_stack(LoopBase loop):
     return None
 
 
-cdef inline object _copy_context():
-    # The copy asyncio makes for every callback scheduled without a context.
-    # (It stays GC-tracked: CPython's Context dealloc assumes it is tracked.)
-    return PyContext_CopyCurrent()
+cdef inline int _set_context(Handle h, object context) except -1:
+    # asyncio copies the current context for every callback scheduled
+    # without one; here handles share the copy while it is unchanged (see
+    # ctxshare.h), which behaves the same.
+    cdef PyObject *shared_vars = NULL
+    if context is not None:
+        h._ctx = context
+        return 0
+    h._ctx = aioloop_capture_context(&shared_vars)
+    if shared_vars != NULL:
+        h._shared_vars = <object>shared_vars   # takes a second reference...
+        Py_DECREF(<object>shared_vars)         # ...so drop the one we were given
+    return 0
 
 
 cdef Handle new_handle(object callback, tuple args, LoopBase loop, object context):
@@ -195,7 +241,7 @@ cdef Handle new_handle(object callback, tuple args, LoopBase loop, object contex
     h._callback = callback
     h._args = args
     h._loop = loop
-    h._context = _copy_context() if context is None else context
+    _set_context(h, context)
     if loop._debug:
         h._source_traceback = _debug_stack(loop)
     return h
@@ -208,7 +254,7 @@ cdef Handle new_io_handle(IOTarget target, int token, LoopBase loop):
     h._callback = target
     h._args = ()
     h._loop = loop
-    h._context = _copy_context()
+    h._ctx = PyContext_CopyCurrent()
     h._persistent = True
     h._io_target = target
     h._io_token = token
@@ -223,9 +269,14 @@ cdef TimerHandle new_timer(double when, object callback, tuple args,
     t._callback = callback
     t._args = args
     t._loop = loop
-    t._context = _copy_context() if context is None else context
+    _set_context(t, context)
     t._when = when
     t._heap_index = -1
     if loop._debug:
         t._source_traceback = _debug_stack(loop)
     return t
+
+
+def _context_sharing():
+    """True when handles share contexts (ctxshare.h's layout check passed)."""
+    return bool(aioloop_ctxshare_on)
