@@ -133,15 +133,65 @@ def test_sub_millisecond_timer_is_not_rounded_up_to_a_millisecond(loop: aioloop.
     assert lateness[len(lateness) // 2] < 0.0008, lateness
 
 
-def test_cancelled_timer_leaves_the_heap_at_once(loop: aioloop.Loop) -> None:
+def test_cancelled_timers_stop_counting_at_once_and_the_heap_is_rebuilt(loop: aioloop.Loop) -> None:
     handles = [loop.call_later(100, lambda: None) for _ in range(1000)]
     assert loop._pending_counts() == (0, 1000)
     for h in handles[::2]:
         h.cancel()
     assert loop._pending_counts() == (0, 500)
+    # Cancellation is lazy (as in asyncio), but once more than half of the
+    # heap is cancelled it is rebuilt without them.
+    slots, cancelled = loop._timer_heap_slots()
+    assert cancelled <= slots // 2 + 1 and slots <= 1000
     for h in handles[1::2]:
         h.cancel()
     assert loop._pending_counts() == (0, 0)
+    assert loop._timer_heap_slots()[0] < 100
+
+
+def test_timeouts_set_and_cancelled_all_day_keep_the_heap_bounded(loop: aioloop.Loop) -> None:
+    # A server sets a timeout per request and cancels it when the reply is
+    # sent: 100,000 of them, with 50 live at any time, must not pile up.
+    live: list[asyncio.TimerHandle] = []
+    peak = 0
+
+    async def main() -> None:
+        nonlocal peak
+        for i in range(100_000):
+            live.append(loop.call_later(60 + (i % 97), lambda: None))
+            if len(live) > 50:
+                live.pop(0).cancel()
+            if i % 1000 == 0:
+                await asyncio.sleep(0)
+                peak = max(peak, loop._timer_heap_slots()[0])
+
+    loop.run_until_complete(main())
+    assert loop._pending_counts() == (0, 50)
+    assert peak <= 2 * 50 + 100 + 1000, peak
+    for h in live:
+        h.cancel()
+
+
+def test_a_cancelled_first_timer_does_not_set_the_poll_timeout(loop: aioloop.Loop) -> None:
+    timeouts: list[float | None] = []
+
+    class Recorder:
+        def callback_start(self, handle: object) -> None: ...
+        def callback_end(self, handle: object) -> None: ...
+        def poll_start(self, timeout: float | None) -> None:
+            timeouts.append(timeout)
+        def poll_end(self, nevents: int) -> None: ...
+
+    early = loop.call_later(0.005, lambda: None)
+    loop.call_later(0.05, loop.stop)
+    early.cancel()
+    loop._set_instrument(Recorder())
+    try:
+        loop.run_forever()
+    finally:
+        loop._set_instrument(None)
+    blocking = [t for t in timeouts if t]
+    assert blocking and blocking[0] > 0.02, timeouts
 
 
 def test_timer_handle_when_and_ordering(loop: aioloop.Loop) -> None:

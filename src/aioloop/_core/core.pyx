@@ -177,7 +177,7 @@ cdef class CoreLoop(LoopBase):
         return t
 
     cdef int _timer_cancelled(self, TimerHandle timer) except -1:
-        self._timers.remove(timer)
+        self._timers.note_cancelled()
         return 0
 
     def call_soon(self, callback, *args, context=None):
@@ -501,6 +501,8 @@ cdef class CoreLoop(LoopBase):
         if self._ready._size == 0 and not self._stopping:
             # Idle: block until I/O or the first timer.
             timeout = -1
+            if self._timers._cancelled:
+                self._timers.drop_cancelled_head()
             if self._timers._size:
                 now = monotonic_ns()
                 wait_s = self._timers.first_when() - now / 1e9
@@ -532,7 +534,8 @@ cdef class CoreLoop(LoopBase):
             now_s = now / 1e9
             while self._timers._size and self._timers.first_when() <= now_s:
                 h = self._timers.pop()
-                self._ready.push(h)
+                if not h._cancelled:
+                    self._ready.push(h)
 
         # Only the callbacks ready now: those they schedule wait for the next
         # iteration, so a stop() issued in this batch takes effect after it.
@@ -618,7 +621,11 @@ cdef class CoreLoop(LoopBase):
 
     def _pending_counts(self):
         """(ready callbacks, scheduled timers): for tests and the x-ray."""
-        return (self._ready._size, self._timers._size)
+        return (self._ready._size, self._timers.live())
+
+    def _timer_heap_slots(self):
+        """(slots in use, cancelled timers among them): for tests."""
+        return (self._timers._size, self._timers._cancelled)
 
 
 # -- call_soon as a raw vectorcall method ------------------------------------

@@ -47,9 +47,8 @@ cdef class TimerHandle(Handle):
     cdef readonly double _when
     # Insertion order: equal deadlines fire in the order they were scheduled.
     cdef unsigned long long _seq
-    # Position in the timer heap while scheduled, -1 otherwise; lets the heap
-    # remove a cancelled timer without a search.
-    cdef Py_ssize_t _heap_index
+    # True while the timer heap holds it (cancelled or not).
+    cdef bint _in_heap
 
 
 cdef Handle new_handle(object callback, tuple args, LoopBase loop, object context)

@@ -164,11 +164,11 @@ cdef class TimerHandle(Handle):
     """A callback scheduled for a moment on the loop's clock."""
 
     def cancel(self):
-        """Cancel the timer and take it off the loop's timer heap."""
+        """Cancel the timer; it will not run."""
         if not self._cancelled:
-            if self._heap_index >= 0 and self._loop is not None:
-                self._loop._timer_cancelled(self)
             Handle.cancel(self)
+            if self._in_heap and self._loop is not None:
+                self._loop._timer_cancelled(self)
 
     def when(self):
         """Return the scheduled time, in the loop.time() reference."""
@@ -176,7 +176,7 @@ cdef class TimerHandle(Handle):
 
     @property
     def _scheduled(self):
-        return self._heap_index >= 0
+        return self._in_heap
 
     def _repr_info(self):
         info = Handle._repr_info(self)
@@ -271,7 +271,6 @@ cdef TimerHandle new_timer(double when, object callback, tuple args,
     t._loop = loop
     _set_context(t, context)
     t._when = when
-    t._heap_index = -1
     if loop._debug:
         t._source_traceback = _debug_stack(loop)
     return t

@@ -1,12 +1,18 @@
 # The timer heap: scheduled TimerHandles ordered by (deadline, insertion).
 #
-# An indexed 4-ary min-heap.  Each slot holds the ordering key inline next
-# to the owned reference, so sifting compares slots without touching (or
+# A 4-ary min-heap.  Each slot holds the ordering key inline next to the
+# owned reference, so sifting compares slots without touching (or
 # reference-counting) the handle objects; a 4-ary heap is half as deep as a
-# binary one, and its four children share a cache line or two.  Each timer
-# remembers its slot (TimerHandle._heap_index), so cancel() removes it at
-# once in O(log n) instead of leaving a tombstone: a program that schedules
-# and cancels timeouts all day keeps the heap at its live size.
+# binary one, and its four children share a cache line or two.
+#
+# Cancellation is lazy, as in asyncio: cancel() only counts the timer, which
+# stays in its slot until it reaches the top or until cancelled timers are
+# more than half of the heap, when the heap is rebuilt without them.  An
+# eager removal needs every timer to know its slot, and keeping that index
+# up to date writes into each handle a sift moves: a cache miss per level
+# that cost more than the removals it saved (measured in the timers
+# benchmark: the index writes were most of the sift).  The rebuild keeps
+# memory within twice the live timers.
 
 from cpython.ref cimport PyObject
 from aioloop._core.handles cimport TimerHandle
@@ -20,7 +26,8 @@ cdef struct TimerSlot:
 
 cdef class TimerHeap:
     cdef TimerSlot *_slots
-    cdef Py_ssize_t _size
+    cdef Py_ssize_t _size          # slots in use, cancelled timers included
+    cdef Py_ssize_t _cancelled     # cancelled timers still in a slot
     cdef Py_ssize_t _capacity
     cdef unsigned long long _next_seq
 
@@ -28,9 +35,14 @@ cdef class TimerHeap:
     cdef void _sift_down(self, Py_ssize_t i, TimerSlot slot) noexcept
     cdef int push(self, TimerHandle timer) except -1
     cdef TimerHandle pop(self)
-    cdef int remove(self, TimerHandle timer) except -1
+    cdef int note_cancelled(self) except -1
+    cdef int drop_cancelled_head(self) except -1
+    cdef int compact(self) except -1
     cdef void clear(self)
 
     cdef inline double first_when(self) noexcept:
         # Call only when the heap is not empty.
         return self._slots[0].when
+
+    cdef inline Py_ssize_t live(self) noexcept:
+        return self._size - self._cancelled

@@ -8,17 +8,15 @@ from aioloop._core.handles cimport TimerHandle
 
 cdef enum:
     ARITY = 4
+    # Below this many cancelled timers the heap is never rebuilt (asyncio's
+    # _MIN_SCHEDULED_TIMER_HANDLES): a rebuild would cost more than it frees.
+    MIN_CANCELLED_TO_COMPACT = 100
 
 
 cdef inline bint _before(const TimerSlot *a, const TimerSlot *b) noexcept:
     if a.when != b.when:
         return a.when < b.when
     return a.seq < b.seq
-
-
-cdef inline void _set_index(PyObject *timer, Py_ssize_t i) noexcept:
-    # A borrowed cast: no reference counting on the sift path.
-    (<TimerHandle>timer)._heap_index = i
 
 
 cdef class TimerHeap:
@@ -29,6 +27,7 @@ cdef class TimerHeap:
         if self._slots == NULL:
             raise MemoryError()
         self._size = 0
+        self._cancelled = 0
         self._next_seq = 0
 
     def __dealloc__(self):
@@ -37,7 +36,7 @@ cdef class TimerHeap:
         self._slots = NULL
 
     def __len__(self):
-        return self._size
+        return self.live()
 
     cdef void _sift_up(self, Py_ssize_t i, TimerSlot slot) noexcept:
         # Place `slot` at hole i, moving parents down while it beats them.
@@ -47,10 +46,8 @@ cdef class TimerHeap:
             if not _before(&slot, &self._slots[parent]):
                 break
             self._slots[i] = self._slots[parent]
-            _set_index(self._slots[i].timer, i)
             i = parent
         self._slots[i] = slot
-        _set_index(slot.timer, i)
 
     cdef void _sift_down(self, Py_ssize_t i, TimerSlot slot) noexcept:
         # Place `slot` at hole i, moving the smallest child up while it
@@ -71,10 +68,8 @@ cdef class TimerHeap:
             if not _before(&self._slots[best], &slot):
                 break
             self._slots[i] = self._slots[best]
-            _set_index(self._slots[i].timer, i)
             i = best
         self._slots[i] = slot
-        _set_index(slot.timer, i)
 
     cdef int push(self, TimerHandle timer) except -1:
         cdef TimerSlot *slots
@@ -87,6 +82,7 @@ cdef class TimerHeap:
             self._capacity *= 2
         timer._seq = self._next_seq
         self._next_seq += 1
+        timer._in_heap = True
         Py_INCREF(timer)
         slot.when = timer._when
         slot.seq = timer._seq
@@ -96,36 +92,67 @@ cdef class TimerHeap:
         return 0
 
     cdef TimerHandle pop(self):
-        # Remove and return the earliest timer; the heap must not be empty.
+        # Remove and return the earliest timer, cancelled or not; the heap
+        # must not be empty.
         cdef TimerHandle timer = <TimerHandle>self._slots[0].timer  # new reference
         Py_DECREF(timer)                                             # drop the heap's
         self._size -= 1
         if self._size > 0:
             self._sift_down(0, self._slots[self._size])
-        timer._heap_index = -1
+        timer._in_heap = False
+        if timer._cancelled:
+            self._cancelled -= 1
         return timer
 
-    cdef int remove(self, TimerHandle timer) except -1:
-        cdef Py_ssize_t i = timer._heap_index
-        cdef TimerSlot moved
-        if i < 0 or i >= self._size or self._slots[i].timer != <PyObject*>timer:
-            return 0
-        timer._heap_index = -1
-        self._size -= 1
-        if i != self._size:
-            # The last slot fills the hole; it may belong above or below it.
-            moved = self._slots[self._size]
-            if i > 0 and _before(&moved, &self._slots[(i - 1) // ARITY]):
-                self._sift_up(i, moved)
-            else:
-                self._sift_down(i, moved)
-        Py_DECREF(timer)
+    cdef int note_cancelled(self) except -1:
+        # A timer still in the heap was cancelled.
+        self._cancelled += 1
+        if self._cancelled >= MIN_CANCELLED_TO_COMPACT and self._cancelled * 2 > self._size:
+            self.compact()
         return 0
+
+    cdef int drop_cancelled_head(self) except -1:
+        # Pop cancelled timers off the top, so that first_when() is the
+        # deadline of a timer that will really fire.
+        while self._size and (<TimerHandle>self._slots[0].timer)._cancelled:
+            self.pop()
+        return 0
+
+    cdef int compact(self) except -1:
+        # Rebuild the heap from its live timers.  Cancelled ones are moved
+        # to the tail first and released only once the heap is whole again:
+        # releasing a handle can run arbitrary code (a finalizer in its
+        # context) that may schedule a timer.
+        cdef Py_ssize_t i, live = 0, n = self._size
+        cdef TimerSlot tmp
+        cdef TimerHandle timer
+        cdef list dead
+        for i in range(n):
+            if not (<TimerHandle>self._slots[i].timer)._cancelled:
+                if i != live:
+                    tmp = self._slots[live]
+                    self._slots[live] = self._slots[i]
+                    self._slots[i] = tmp
+                live += 1
+        self._size = live
+        self._cancelled = 0
+        i = (live - 2) // ARITY
+        while i >= 0:
+            self._sift_down(i, self._slots[i])
+            i -= 1
+        dead = []
+        for i in range(live, n):
+            timer = <TimerHandle>self._slots[i].timer   # a new reference...
+            Py_DECREF(timer)                             # ...replacing the heap's
+            timer._in_heap = False
+            dead.append(timer)
+        return 0                                         # `dead` goes here
 
     cdef void clear(self):
         cdef PyObject *timer
+        self._cancelled = 0
         while self._size > 0:
             self._size -= 1
             timer = self._slots[self._size].timer
-            _set_index(timer, -1)
+            (<TimerHandle>timer)._in_heap = False
             Py_DECREF(<object>timer)
