@@ -100,7 +100,7 @@ def test_get_context_is_the_context_the_callback_runs_in(loop: aioloop.Loop) -> 
     finally:
         var.set("unset")
     assert len({id(c) for c in contexts}) == 3          # one each, as in asyncio
-    assert all(h.get_context() is c for h, c in zip(handles, contexts))
+    assert all(h.get_context() is c for h, c in zip(handles, contexts, strict=True))
     assert handles[0]._context is contexts[0]
     assert [c[var] for c in contexts] == ["scheduled"] * 3
     _run_scheduled(loop)

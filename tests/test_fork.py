@@ -111,3 +111,30 @@ def test_a_child_forked_inside_the_loop_can_run_a_new_loop(loop: aioloop.Loop) -
         return os.waitstatus_to_exitcode(status)
 
     assert loop.run_until_complete(main()) == 0
+
+
+def test_the_default_executor_works_in_a_forked_child(loop: aioloop.Loop) -> None:
+    # The parent's pool threads do not exist in the child; its copy of the
+    # pool must start its own instead of queueing work for nobody.
+    assert loop.run_until_complete(loop.run_in_executor(None, int, "1")) == 1
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            fut = loop.run_in_executor(None, os.getpid)
+            loop.call_later(5, loop.stop)   # a hang fails, not blocks, the test
+            code = 0 if loop.run_until_complete(fut) == os.getpid() else 2
+        except BaseException:
+            code = 3
+        finally:
+            os.write(w, b"done")
+            os._exit(code)
+    try:
+        assert os.read(r, 10) == b"done"
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert loop.run_until_complete(loop.run_in_executor(None, int, "2")) == 2
+    finally:
+        os.close(r)
+        os.close(w)

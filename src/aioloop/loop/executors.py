@@ -13,6 +13,7 @@ from typing import Any
 
 from aioloop._core.debug import asyncio_logger, check_callback
 from aioloop.loop._host import LoopHost
+from aioloop.loop.threadpool import LoopThreadPool
 
 
 class ExecutorsMixin(LoopHost):
@@ -40,8 +41,10 @@ class ExecutorsMixin(LoopHost):
                 raise RuntimeError("Executor shutdown has been called")
             executor = self._default_executor
             if executor is None:
-                executor = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="asyncio")
+                executor = LoopThreadPool(self)
                 self._default_executor = executor
+            if isinstance(executor, LoopThreadPool):
+                return executor.run(func, args)
         return asyncio.wrap_future(executor.submit(func, *args), loop=self)
 
     def set_default_executor(self, executor: concurrent.futures.Executor) -> None:
