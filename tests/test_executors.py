@@ -223,7 +223,7 @@ def test_interpreter_exits_without_the_loop_being_closed() -> None:
 
     code = ("import aioloop\n"
             "loop = aioloop.new_event_loop()\n"
-            "print(loop.run_until_complete(loop.run_in_executor(None, int, '5')))\n"
+            "print(loop.run_until_complete(loop.run_in_executor(None, int, '5')))\n")
     proc = subprocess.run([sys.executable, "-W", "ignore", "-c", code],
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0, proc.stderr
