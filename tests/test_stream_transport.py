@@ -539,3 +539,58 @@ def test_large_messages_arrive_intact_through_direct_reads(loop: aioloop.Loop) -
         b.close()
 
     loop.run_until_complete(main())
+
+
+# A transport whose only owner is its own reader handle: the protocol keeps
+# no reference to it.  When the transport closes itself from inside that
+# handle's callback (EOF, reset), cancelling the handle drops those last
+# references; the handle must keep the transport alive until the callback
+# returns.  Run in a child under PYTHONMALLOC=debug, where a use of freed
+# memory crashes at once instead of corrupting quietly.
+_NO_OWNER_SCRIPT = r"""
+import asyncio, gc, socket, struct, sys
+import aioloop
+
+class Forgetful(asyncio.Protocol):
+    lost = 0
+    def connection_made(self, transport):
+        pass                       # no reference kept
+    def data_received(self, data):
+        pass
+    def connection_lost(self, exc):
+        Forgetful.lost += 1
+
+async def main():
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(Forgetful, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    for i in range(200):
+        c = socket.create_connection(("127.0.0.1", port))
+        c.sendall(b"x" * 100)
+        if i % 2:
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        c.close()                  # even: EOF; odd: reset
+        await asyncio.sleep(0.001)
+        if i % 10 == 0:
+            gc.collect()
+    for _ in range(200):
+        if Forgetful.lost == 200:
+            break
+        await asyncio.sleep(0.01)
+    server.close()
+    await server.wait_closed()
+    print(Forgetful.lost)
+
+aioloop.run(main())
+"""
+
+
+def test_a_transport_nobody_else_holds_survives_closing_itself() -> None:
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONMALLOC="debug", PYTHONFAULTHANDLER="1")
+    proc = subprocess.run([sys.executable, "-c", _NO_OWNER_SCRIPT], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip() == "200"

@@ -63,6 +63,14 @@ cdef class Handle:
         # carry on; only SystemExit and KeyboardInterrupt escape the loop.
         cdef object ctx = self._ctx
         cdef object shared_vars = self._shared_vars
+        # Strong references for the duration of the call: the callback may
+        # cancel this very handle (a transport closing itself from its
+        # reader callback), which drops the handle's references; if those
+        # were the last ones, the object running the callback would be
+        # freed under it.
+        cdef IOTarget target = self._io_target
+        cdef object callback = self._callback
+        cdef tuple args = self._args
         if shared_vars is not None:
             if aioloop_context_entered(ctx):
                 # The shared Context is running already (a callback calling
@@ -74,12 +82,12 @@ cdef class Handle:
         try:
             PyContext_Enter(ctx)
             try:
-                if self._io_target is not None:
-                    self._io_target._io_ready(self._io_token)
-                elif self._args is None or len(self._args) == 0:
-                    self._callback()
+                if target is not None:
+                    target._io_ready(self._io_token)
+                elif args is None or len(args) == 0:
+                    callback()
                 else:
-                    self._callback(*self._args)
+                    callback(*args)
             finally:
                 PyContext_Exit(ctx)
                 if shared_vars is not None:
