@@ -69,9 +69,11 @@ cdef extern from "<sys/eventfd.h>" nogil:
     int EFD_NONBLOCK, EFD_CLOEXEC
 
 cdef extern from "<unistd.h>" nogil:
-    ssize_t read(int fd, void *buf, size_t count)
-    ssize_t write(int fd, const void *buf, size_t count)
     int close(int fd)
+
+cdef extern from "rawio.h" nogil:
+    ssize_t read "aioloop_read"(int fd, void *buf, size_t count)
+    ssize_t write "aioloop_write"(int fd, const void *buf, size_t count)
 
 
 # Default gap between polls while callbacks keep the loop busy (see module

@@ -14,6 +14,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include "rawio.h"
 
 static int aioloop_have_pwait2 = 1;
 
@@ -38,7 +39,7 @@ static inline int aioloop_epoll_wait_ns(int epfd, struct epoll_event *events,
         ms = 2000000000;
     else
         ms = (int)((timeout_ns + 999999LL) / 1000000LL);
-    return epoll_wait(epfd, events, maxevents, ms);
+    return aioloop_epoll_wait(epfd, events, maxevents, ms);
 }
 
 #endif

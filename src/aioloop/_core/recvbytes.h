@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <errno.h>
+#include "rawio.h"
 
 /* Bytes waiting in the socket or pipe, or -1. */
 static Py_ssize_t aioloop_pending(int fd) {
@@ -24,8 +25,8 @@ static Py_ssize_t aioloop_pending(int fd) {
 static PyObject *aioloop_recv_bytes(int fd, Py_ssize_t want, int is_socket, int *err) {
     PyObject *b = PyBytes_FromStringAndSize(NULL, want);
     if (b == NULL) return NULL;
-    ssize_t n = is_socket ? recv(fd, PyBytes_AS_STRING(b), (size_t)want, 0)
-                          : read(fd, PyBytes_AS_STRING(b), (size_t)want);
+    ssize_t n = is_socket ? aioloop_recv(fd, PyBytes_AS_STRING(b), (size_t)want, 0)
+                          : aioloop_read(fd, PyBytes_AS_STRING(b), (size_t)want);
     if (n < 0) {
         *err = errno;
         Py_DECREF(b);

@@ -20,9 +20,11 @@ from aioloop._core.core cimport CoreLoop, RECV_BUFFER_SIZE
 from aioloop._core.handles cimport Handle, IOTarget
 from aioloop._core.poller cimport EV_READ, EV_WRITE
 
+cdef extern from "rawio.h" nogil:
+    ssize_t c_send "aioloop_send"(int fd, const void *buf, size_t n, int flags)
+    ssize_t c_recv "aioloop_recv"(int fd, void *buf, size_t n, int flags)
+
 cdef extern from "<sys/socket.h>" nogil:
-    ssize_t c_send "send"(int fd, const void *buf, size_t n, int flags)
-    ssize_t c_recv "recv"(int fd, void *buf, size_t n, int flags)
     int MSG_NOSIGNAL
 
 cdef extern from "recvbytes.h":

@@ -38,15 +38,12 @@ from aioloop._core.oserror cimport raise_oserror
 from aioloop._core.poller cimport EV_READ, EV_WRITE
 
 cdef extern from "<sys/socket.h>" nogil:
-    ssize_t send(int fd, const void *buf, size_t n, int flags)
-    ssize_t recv(int fd, void *buf, size_t n, int flags)
     int MSG_NOSIGNAL
 
 cdef extern from "<sys/uio.h>" nogil:
     cdef struct iovec:
         void *iov_base
         size_t iov_len
-    ssize_t writev(int fd, const iovec *iov, int iovcnt)
 
 cdef extern from "<sys/socket.h>" nogil:
     cdef struct msghdr:
@@ -57,11 +54,15 @@ cdef extern from "<sys/socket.h>" nogil:
         void *msg_control
         size_t msg_controllen
         int msg_flags
-    ssize_t sendmsg(int fd, const msghdr *msg, int flags)
 
-cdef extern from "<unistd.h>" nogil:
-    ssize_t read(int fd, void *buf, size_t n)
-    ssize_t write(int fd, const void *buf, size_t n)
+# The system calls, without glibc's cancellation-point bracketing (rawio.h).
+cdef extern from "rawio.h" nogil:
+    ssize_t send "aioloop_send"(int fd, const void *buf, size_t n, int flags)
+    ssize_t recv "aioloop_recv"(int fd, void *buf, size_t n, int flags)
+    ssize_t writev "aioloop_writev"(int fd, const iovec *iov, int iovcnt)
+    ssize_t sendmsg "aioloop_sendmsg"(int fd, const msghdr *msg, int flags)
+    ssize_t read "aioloop_read"(int fd, void *buf, size_t n)
+    ssize_t write "aioloop_write"(int fd, const void *buf, size_t n)
 
 cdef extern from "recvbytes.h":
     Py_ssize_t aioloop_pending(int fd) nogil
