@@ -189,3 +189,22 @@ def test_sharing_is_on_for_this_interpreter() -> None:
     from aioloop._core import handles
 
     assert handles._context_sharing() is True, os.environ.get("PYTHON_VERSION", "")
+
+
+def test_the_exception_handler_sees_the_context_the_callback_left(loop: aioloop.Loop) -> None:
+    # asyncio 3.12+ runs the handler in the failed handle's context
+    # (gh-96704); sharing must not reset it before the handler runs.
+    import sys
+
+    seen: list[str] = []
+    loop.set_exception_handler(lambda _loop, ctx: seen.append(var.get()))
+
+    def callback() -> None:
+        var.set("bar")
+        raise ZeroDivisionError
+
+    loop.call_soon(callback)
+    loop.call_soon(lambda: seen.append("next " + var.get()))
+    _run_scheduled(loop)
+    handler_sees = "bar" if sys.version_info >= (3, 12) else "unset"
+    assert seen == [handler_sees, "next unset"]

@@ -236,3 +236,110 @@ def test_recv_sizes_across_the_copy_and_direct_paths(
         return bytes(got)
 
     assert loop.run_until_complete(main()) == payload
+
+
+# -- parked reader registrations (sockops.pyx) -------------------------------
+
+def _epoll_watched_fds(loop: aioloop.Loop) -> set[int]:
+    with open(f"/proc/self/fdinfo/{loop._poller_fileno()}") as f:
+        return {int(line.split()[1]) for line in f if line.startswith("tfd:")}
+
+
+def test_a_finished_recv_leaves_no_visible_reader(
+        loop: aioloop.Loop, pair: tuple[socket.socket, socket.socket]) -> None:
+    a, b = pair
+
+    async def main() -> bytes:
+        loop.call_later(0.01, b.send, b"hi")
+        return await loop.sock_recv(a, 100)
+
+    assert loop.run_until_complete(main()) == b"hi"
+    # The registration is kept for the next receive, but it is nobody's
+    # reader: asyncio would have removed it.
+    assert loop._get_reader(a.fileno()) is None
+    assert loop.remove_reader(a) is False
+    assert a.fileno() not in _epoll_watched_fds(loop)
+
+
+def test_consecutive_recvs_reuse_one_registration(
+        loop: aioloop.Loop, pair: tuple[socket.socket, socket.socket]) -> None:
+    from aioloop._core import sockops
+
+    a, b = pair
+
+    async def main() -> None:
+        first = sockops.recv(loop, a, 100)
+        old_fut = first.fut
+        b.send(b"1")
+        assert await old_fut == b"1"
+        second = sockops.recv(loop, a, 100)          # nothing waiting yet
+        assert second is first and second.fut is not old_fut
+        first.cancel(old_fut)                         # a late cancel of the first call...
+        b.send(b"2")
+        assert await asyncio.wait_for(second.fut, 5) == b"2"   # ...does not undo the second
+
+    loop.run_until_complete(main())
+
+
+def test_data_arriving_while_nobody_waits_drops_the_parked_registration(
+        loop: aioloop.Loop, pair: tuple[socket.socket, socket.socket]) -> None:
+    a, b = pair
+
+    async def main() -> None:
+        loop.call_later(0.005, b.send, b"x")
+        assert await loop.sock_recv(a, 100) == b"x"
+        assert a.fileno() in _epoll_watched_fds(loop)      # parked
+        b.send(b"y")                                        # nobody receiving
+        await asyncio.sleep(0.02)
+        assert a.fileno() not in _epoll_watched_fds(loop)   # dropped, no spin
+        assert await loop.sock_recv(a, 100) == b"y"
+
+    loop.run_until_complete(main())
+
+
+def test_a_new_socket_on_a_parked_fd_number_is_watched_afresh(loop: aioloop.Loop) -> None:
+    # Close a socket whose reader registration is parked; the next socket
+    # gets the same fd number.  Its sock_recv(), add_reader() and transport
+    # must all really be registered with the kernel.
+    def parked_pair() -> int:
+        a, b = socket.socketpair()
+        a.setblocking(False)
+
+        async def once() -> None:
+            loop.call_later(0.002, b.send, b"x")
+            assert await loop.sock_recv(a, 10) == b"x"
+
+        loop.run_until_complete(once())
+        fd = a.fileno()
+        a.close()
+        b.close()
+        return fd
+
+    async def recv_on(sock: socket.socket, peer: socket.socket) -> bytes:
+        loop.call_later(0.005, peer.send, b"new")
+        return await asyncio.wait_for(loop.sock_recv(sock, 10), 5)
+
+    fd = parked_pair()
+    c, d = socket.socketpair()
+    try:
+        assert fd in (c.fileno(), d.fileno())
+        mine, peer = (c, d) if c.fileno() == fd else (d, c)
+        mine.setblocking(False)
+        assert loop.run_until_complete(recv_on(mine, peer)) == b"new"
+    finally:
+        c.close()
+        d.close()
+
+    fd = parked_pair()
+    c, d = socket.socketpair()
+    try:
+        mine, peer = (c, d) if c.fileno() == fd else (d, c)
+        assert mine.fileno() == fd
+        got = loop.create_future()
+        loop.add_reader(mine, lambda: got.done() or got.set_result(mine.recv(10)))
+        peer.send(b"reader")
+        assert loop.run_until_complete(asyncio.wait_for(got, 5)) == b"reader"
+        assert loop.remove_reader(mine) is True
+    finally:
+        c.close()
+        d.close()

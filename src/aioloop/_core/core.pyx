@@ -313,11 +313,16 @@ cdef class CoreLoop(LoopBase):
         if fd < 0:
             raise ValueError(f"Invalid file descriptor: {fd}")
         self._ensure_fd_capacity(fd)
+        slot = &self._readers[fd] if kind == EV_READ else &self._writers[fd]
+        old = slot[0]
+        if old != NULL and (<Handle>old)._parked:
+            # The fd may be another file by now: let the poller register it
+            # again instead of trusting its table (ADD, or MOD if the kernel
+            # still has the old registration).
+            self._poller.forget(fd)
         # Ask the kernel first: a bad fd or a regular file raises here and
         # leaves no half-registered state behind.
         self._poller.set_interest(fd, self._interest_of(fd) | kind)
-        slot = &self._readers[fd] if kind == EV_READ else &self._writers[fd]
-        old = slot[0]
         Py_INCREF(h)
         slot[0] = <PyObject*>h
         if old != NULL:
@@ -328,6 +333,7 @@ cdef class CoreLoop(LoopBase):
     cdef bint _remove_io(self, int fd, int kind) except -1:
         cdef PyObject **slot
         cdef PyObject *old
+        cdef bint parked
         if fd < 0 or fd >= self._fd_capacity:
             return False
         slot = &self._readers[fd] if kind == EV_READ else &self._writers[fd]
@@ -339,8 +345,10 @@ cdef class CoreLoop(LoopBase):
             self._poller.set_interest(fd, self._interest_of(fd))
         finally:
             (<Handle>old).cancel()
+            parked = (<Handle>old)._parked
             Py_XDECREF(old)
-        return True
+        # A parked registration was nobody's: report that nothing was watched.
+        return not parked
 
     def _add_reader(self, fd, callback, *args):
         """Watch fd (an int) for reading, replacing any reader; returns the Handle."""
@@ -383,7 +391,8 @@ cdef class CoreLoop(LoopBase):
 
     def _get_reader(self, int fd):
         """The Handle watching fd for reading, or None."""
-        if 0 <= fd < self._fd_capacity and self._readers[fd] != NULL:
+        if (0 <= fd < self._fd_capacity and self._readers[fd] != NULL
+                and not (<Handle>self._readers[fd])._parked):
             return <object>self._readers[fd]
         return None
 

@@ -33,6 +33,10 @@ cdef class Handle:
     # drop their callback afterwards (see handles.pyx: why no GC).
     cdef bint _persistent
     cdef IOTarget _io_target      # set: _execute calls _io_target._io_ready(_io_token)
+    # A reader registration kept between two sock_recv() calls with nobody
+    # waiting (see sockops.pyx); its fd may have been closed and reused
+    # meanwhile, so the loop registers afresh whatever replaces it.
+    cdef bint _parked
     cdef int _io_token
     cdef object _repr
     cdef readonly object _source_traceback

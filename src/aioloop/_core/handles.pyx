@@ -10,7 +10,8 @@ inherit from a Python class.  docs/differences.md records this.
 
 cimport cython
 from cpython.ref cimport PyObject, Py_DECREF
-from cpython.contextvars cimport PyContext_CopyCurrent, PyContext_Enter, PyContext_Exit
+from cpython.contextvars cimport (PyContext_Copy, PyContext_CopyCurrent, PyContext_Enter,
+                                  PyContext_Exit)
 
 cdef extern from "ctxshare.h":
     int aioloop_ctxshare_init() except -1
@@ -90,14 +91,24 @@ cdef class Handle:
                     callback(*args)
             finally:
                 PyContext_Exit(ctx)
-                if shared_vars is not None:
-                    # Whatever the callback set stays with it, not with the
-                    # next handle sharing this Context.
-                    aioloop_reset_context(ctx, shared_vars)
         except (SystemExit, KeyboardInterrupt):
+            if shared_vars is not None:
+                aioloop_reset_context(ctx, shared_vars)
             raise
         except BaseException as exc:
+            if shared_vars is not None:
+                # The exception handler runs in the handle's context as the
+                # callback left it (asyncio 3.12+): give the handle its own
+                # copy of that before the shared one is reset.
+                self._ctx = PyContext_Copy(ctx)
+                self._shared_vars = None
+                aioloop_reset_context(ctx, shared_vars)
             self._report_exception(exc)
+            return 0
+        if shared_vars is not None:
+            # Whatever the callback set stays with it, not with the next
+            # handle sharing this Context.
+            aioloop_reset_context(ctx, shared_vars)
         return 0
 
     cdef int _report_exception(self, BaseException exc) except -1:

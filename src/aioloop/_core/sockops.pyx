@@ -15,6 +15,7 @@ from cpython.bytes cimport PyBytes_FromStringAndSize
 from libc.errno cimport errno, EAGAIN, EINTR
 
 import os
+import weakref
 
 from aioloop._core.core cimport CoreLoop, RECV_BUFFER_SIZE
 from aioloop._core.handles cimport Handle, IOTarget
@@ -134,11 +135,14 @@ cdef class SockWaiter(IOTarget):
     cdef int _op
     cdef bint _registered
     cdef Handle _handle       # our registration; cancelled once replaced
+    cdef object _sockref      # weakref to the socket, to recognise it when parked
 
     cdef int _io_ready(self, int token) except -1:
         cdef object result
         cdef Py_ssize_t sent
-        if self.fut.done():
+        if self._handle._parked or self.fut.done():
+            # Parked: the socket became readable (data, EOF, an error)
+            # with nobody waiting; the next sock_recv() will find it so.
             self._unregister()
             return 0
         try:
@@ -162,8 +166,21 @@ cdef class SockWaiter(IOTarget):
             return 0
         if result is NOT_READY:
             return 0
-        self._unregister()
+        if self._op == OP_SENDALL:
+            self._unregister()
+        else:
+            self._park()
         self.fut.set_result(result)
+        return 0
+
+    cdef int _park(self) except -1:
+        # Keep the reader registration for the next receive on this socket:
+        # a server's next sock_recv() comes a moment later and would
+        # otherwise cost an epoll_ctl() to remove it and one to add it back.
+        # (Writes are not parked: a socket is almost always writable, so a
+        # kept writer registration would only fire at once.)
+        self._handle._parked = True
+        self._target = None
         return 0
 
     cdef int _unregister(self) except -1:
@@ -175,9 +192,36 @@ cdef class SockWaiter(IOTarget):
                 self._loop._remove_io(self._fd, EV_WRITE if self._op == OP_SENDALL else EV_READ)
         return 0
 
-    def cancel(self):
-        """Stop waiting (the awaiting coroutine was cancelled)."""
+    def cancel(self, fut=None):
+        """Stop waiting (the awaiting coroutine was cancelled).  With fut,
+        only if this waiter still serves that future: a parked waiter may
+        have been taken over by a later call."""
+        if fut is not None and fut is not self.fut:
+            return
         self._unregister()
+
+
+cdef SockWaiter _reuse_parked(CoreLoop loop, int fd, object sock, int op, object target,
+                              Py_ssize_t n):
+    # The parked reader registration of this very socket, made ready for
+    # another receive; None when there is none.
+    cdef Handle h
+    cdef SockWaiter w
+    if fd >= loop._fd_capacity or loop._readers[fd] == NULL:
+        return None
+    h = <Handle>loop._readers[fd]
+    if not h._parked or not isinstance(h._io_target, SockWaiter):
+        return None
+    w = <SockWaiter>h._io_target
+    if w._sockref is None or w._sockref() is not sock:
+        return None        # another socket now has this fd number
+    h._parked = False
+    w._op = op
+    w._target = target
+    w._n = n
+    w._pos = 0
+    w.fut = (<object>loop).create_future()
+    return w
 
 
 cdef SockWaiter _wait(CoreLoop loop, int fd, int op, object target, Py_ssize_t n, Py_ssize_t pos):
@@ -197,21 +241,33 @@ cdef SockWaiter _wait(CoreLoop loop, int fd, int op, object target, Py_ssize_t n
 def recv(CoreLoop loop, sock, Py_ssize_t n):
     """bytes now, or a SockWaiter whose fut will have them."""
     cdef int fd = sock.fileno()
+    cdef SockWaiter w
     result = _recv_now(loop, fd, n)
     if result is not NOT_READY:
         return result
+    w = _reuse_parked(loop, fd, sock, OP_RECV, None, n)
+    if w is not None:
+        return w
     (<object>loop)._ensure_fd_no_transport(fd)
-    return _wait(loop, fd, OP_RECV, None, n, 0)
+    w = _wait(loop, fd, OP_RECV, None, n, 0)
+    w._sockref = weakref.ref(sock)
+    return w
 
 
 def recv_into(CoreLoop loop, sock, buf, Py_ssize_t nbytes=0):
     """The byte count now, or a SockWaiter whose fut will have it."""
     cdef int fd = sock.fileno()
+    cdef SockWaiter w
     result = _recv_into_now(fd, buf, nbytes)
     if result is not NOT_READY:
         return result
+    w = _reuse_parked(loop, fd, sock, OP_RECV_INTO, buf, nbytes)
+    if w is not None:
+        return w
     (<object>loop)._ensure_fd_no_transport(fd)
-    return _wait(loop, fd, OP_RECV_INTO, buf, nbytes, 0)
+    w = _wait(loop, fd, OP_RECV_INTO, buf, nbytes, 0)
+    w._sockref = weakref.ref(sock)
+    return w
 
 
 def sendall(CoreLoop loop, sock, data):

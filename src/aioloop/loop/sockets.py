@@ -97,10 +97,11 @@ class SocketsMixin(LoopHost):
             return result  # type: ignore[no-any-return]
         # Awaited here rather than in a helper coroutine: one coroutine
         # frame less per wait on the hot path.
+        fut = result.fut
         try:
-            return await result.fut  # type: ignore[no-any-return]
+            return await fut  # type: ignore[no-any-return]
         except BaseException:
-            result.cancel()  # cancelled: stop watching the fd
+            result.cancel(fut)  # cancelled: stop watching the fd
             raise
 
     async def sock_recv_into(self, sock: socket.socket, buf: Any) -> int:
@@ -109,10 +110,11 @@ class SocketsMixin(LoopHost):
         result = _sockops.recv_into(self, sock, buf)
         if result.__class__ is int:
             return result  # type: ignore[no-any-return]
+        fut = result.fut
         try:
-            return await result.fut  # type: ignore[no-any-return]
+            return await fut  # type: ignore[no-any-return]
         except BaseException:
-            result.cancel()
+            result.cancel(fut)
             raise
 
     async def sock_recvfrom(self, sock: socket.socket, bufsize: int) -> tuple[bytes, _Address]:
