@@ -6,6 +6,8 @@ import asyncio
 import os
 import socket
 
+import pytest
+
 import aioloop
 
 
@@ -113,6 +115,9 @@ def test_a_child_forked_inside_the_loop_can_run_a_new_loop(loop: aioloop.Loop) -
     assert loop.run_until_complete(main()) == 0
 
 
+# Forking while the pool's threads are alive is the point of this test;
+# 3.12+ warns about exactly that.
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_the_default_executor_works_in_a_forked_child(loop: aioloop.Loop) -> None:
     # The parent's pool threads do not exist in the child; its copy of the
     # pool must start its own instead of queueing work for nobody.
