@@ -272,6 +272,7 @@ def test_consecutive_recvs_reuse_one_registration(
         old_fut = first.fut
         b.send(b"1")
         assert await old_fut == b"1"
+        assert first.fut is None                      # parked: holds no result
         second = sockops.recv(loop, a, 100)          # nothing waiting yet
         assert second is first and second.fut is not old_fut
         first.cancel(old_fut)                         # a late cancel of the first call...
@@ -343,3 +344,27 @@ def test_a_new_socket_on_a_parked_fd_number_is_watched_afresh(loop: aioloop.Loop
     finally:
         c.close()
         d.close()
+
+
+def test_a_socket_like_object_without_weakrefs_is_served_unparked(
+        loop: aioloop.Loop, pair: tuple[socket.socket, socket.socket]) -> None:
+    a, b = pair
+
+    class Wrapper:
+        __slots__ = ("sock",)
+
+        def __init__(self, sock: socket.socket) -> None:
+            self.sock = sock
+
+        def fileno(self) -> int:
+            return self.sock.fileno()
+
+        def gettimeout(self) -> float:
+            return 0.0
+
+    async def main() -> bytes:
+        loop.call_later(0.005, b.send, b"w")
+        return await loop.sock_recv(Wrapper(a), 10)  # type: ignore[arg-type]
+
+    assert loop.run_until_complete(main()) == b"w"
+    assert a.fileno() not in _epoll_watched_fds(loop)

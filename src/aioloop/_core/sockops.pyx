@@ -166,11 +166,12 @@ cdef class SockWaiter(IOTarget):
             return 0
         if result is NOT_READY:
             return 0
-        if self._op == OP_SENDALL:
+        fut = self.fut
+        if self._op == OP_SENDALL or self._sockref is None:
             self._unregister()
         else:
             self._park()
-        self.fut.set_result(result)
+        fut.set_result(result)
         return 0
 
     cdef int _park(self) except -1:
@@ -181,6 +182,7 @@ cdef class SockWaiter(IOTarget):
         # kept writer registration would only fire at once.)
         self._handle._parked = True
         self._target = None
+        self.fut = None        # nor keep the last result alive while idle
         return 0
 
     cdef int _unregister(self) except -1:
@@ -199,6 +201,15 @@ cdef class SockWaiter(IOTarget):
         if fut is not None and fut is not self.fut:
             return
         self._unregister()
+
+
+cdef object _weakref_or_none(object sock):
+    # A socket-like object without weak reference support is simply never
+    # parked (its registration is removed after each receive).
+    try:
+        return weakref.ref(sock)
+    except TypeError:
+        return None
 
 
 cdef SockWaiter _reuse_parked(CoreLoop loop, int fd, object sock, int op, object target,
@@ -250,7 +261,7 @@ def recv(CoreLoop loop, sock, Py_ssize_t n):
         return w
     (<object>loop)._ensure_fd_no_transport(fd)
     w = _wait(loop, fd, OP_RECV, None, n, 0)
-    w._sockref = weakref.ref(sock)
+    w._sockref = _weakref_or_none(sock)
     return w
 
 
@@ -266,7 +277,7 @@ def recv_into(CoreLoop loop, sock, buf, Py_ssize_t nbytes=0):
         return w
     (<object>loop)._ensure_fd_no_transport(fd)
     w = _wait(loop, fd, OP_RECV_INTO, buf, nbytes, 0)
-    w._sockref = weakref.ref(sock)
+    w._sockref = _weakref_or_none(sock)
     return w
 
 
