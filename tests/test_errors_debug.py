@@ -172,3 +172,22 @@ def test_pythonasynciodebug_env_turns_on_debug(monkeypatch: pytest.MonkeyPatch) 
         env={**__import__("os").environ, "PYTHONASYNCIODEBUG": "1"},
         capture_output=True, text=True, timeout=30)
     assert out.stdout.strip() == "True", out.stderr
+
+
+def test_debug_task_creation_traceback_ends_at_the_caller(loop: aioloop.Loop) -> None:
+    import sys
+
+    loop.set_debug(True)
+
+    async def nothing() -> None:
+        return None
+
+    task = loop.create_task(nothing())
+    line = sys._getframe().f_lineno - 1
+    tb = task._source_traceback  # type: ignore[attr-defined]
+    assert tb
+    assert (tb[-1].lineno, tb[-1].name) == (
+        line, "test_debug_task_creation_traceback_ends_at_the_caller")
+    future = loop.create_future()
+    assert future.get_loop() is loop
+    loop.run_until_complete(task)

@@ -24,6 +24,7 @@ from aioloop._core.oserror cimport raise_oserror
 import os
 import threading
 import weakref
+from asyncio import Future as _Future, Task as _Task
 
 from aioloop._core.clock cimport monotonic_ns, seconds_to_ns_ceil
 from aioloop._core.handles cimport (LoopBase, Handle, TimerHandle, IOTarget, new_handle,
@@ -160,6 +161,27 @@ cdef class CoreLoop(LoopBase):
     def time(self):
         """Return the loop's time: time.monotonic()'s clock, in seconds."""
         return monotonic_ns() / 1e9
+
+    # -- futures ---------------------------------------------------------------
+
+    def create_future(self):
+        """Return a new asyncio.Future bound to this loop."""
+        # Here rather than in the Python layer: every awaited socket
+        # operation, stream read and sleep makes one.
+        return _Future(loop=self)
+
+    def create_task(self, coro, *, name=None, context=None):
+        """Wrap coro in a Task (or the task factory's object) and schedule it.
+
+        Raises RuntimeError if the loop is closed.
+        """
+        if self._closed:
+            raise RuntimeError('Event loop is closed')
+        if self._task_factory is not None:
+            return self._create_task_with_factory(coro, name, context)
+        # (Compiled code has no Python frame, so a debug-mode creation
+        # traceback already ends at the caller.)
+        return _Task(coro, loop=self, name=name, context=context)
 
     # -- scheduling ----------------------------------------------------------
 

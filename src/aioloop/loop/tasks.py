@@ -34,26 +34,11 @@ class TasksMixin(LoopHost):
 
     _task_factory: TaskFactory | None = None
 
-    def create_future(self) -> asyncio.Future[Any]:
-        """Return a new asyncio.Future bound to this loop."""
-        return asyncio.Future(loop=self)
-
-    def create_task(  # type: ignore[override]
-            self, coro: Coroutine[Any, Any, Any], *, name: str | None = None,
-            context: Any = None) -> asyncio.Future[Any]:
-        """Wrap coro in a Task (or the task factory's object) and schedule it.
-
-        Raises RuntimeError if the loop is closed.
-        """
-        if self._closed:
-            raise RuntimeError("Event loop is closed")
+    # create_task() itself is compiled (CoreLoop); a task factory goes here.
+    def _create_task_with_factory(self, coro: Coroutine[Any, Any, Any], name: str | None,
+                                  context: Any) -> asyncio.Future[Any]:
         factory = self._task_factory
-        if factory is None:
-            task: Any = asyncio.Task(coro, loop=self, name=name, context=context)
-            if task._source_traceback:
-                # Point the creation traceback at the caller, not at us.
-                del task._source_traceback[-1]
-            return task  # type: ignore[no-any-return]
+        assert factory is not None
         if context is None:
             made = factory(self, coro)
         else:
