@@ -208,3 +208,38 @@ def test_the_exception_handler_sees_the_context_the_callback_left(loop: aioloop.
     _run_scheduled(loop)
     handler_sees = "bar" if sys.version_info >= (3, 12) else "unset"
     assert seen == [handler_sees, "next unset"]
+
+
+def test_loops_in_two_threads_keep_their_callbacks_isolated() -> None:
+    # Each loop shares contexts only among its own handles; two loops busy
+    # in two threads at once must not see each other's variables or fail
+    # to enter a context.
+    results: dict[str, list[str]] = {}
+
+    def run(name: str) -> None:
+        lp = aioloop.new_event_loop()
+        bad: list[str] = []
+        errors: list[object] = []
+        lp.set_exception_handler(lambda _l, ctx: errors.append(ctx))
+
+        def cb(i: int) -> None:
+            if var.get() != "unset":
+                bad.append(var.get())
+            var.set(f"{name} {i}")
+            sum(range(50))   # give the other thread a chance to switch in
+
+        try:
+            for i in range(5000):
+                lp.call_soon(cb, i)
+            lp.call_soon(lp.stop)
+            lp.run_forever()
+        finally:
+            lp.close()
+        results[name] = bad + [repr(e) for e in errors]
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert results == {"a": [], "b": []}

@@ -39,8 +39,6 @@ typedef struct {
 #define AIOLOOP_CTX(o) ((aioloop_context *)(o))
 
 static int aioloop_ctxshare_on = 0;
-static PyObject *aioloop_template = NULL;       /* owned: the shared Context */
-static PyObject *aioloop_template_vars = NULL;  /* owned: its mapping when made */
 
 static PyObject *aioloop_current_context(void) {
     return PyThreadState_Get()->context;   /* borrowed, may be NULL */
@@ -94,26 +92,35 @@ error:
 }
 
 /* The context for a callback scheduled without one: a new reference to a
-   Context.  *vars receives a new reference to the mapping the callback must
-   run with when the Context is shared, or NULL when it is a private copy. */
-static PyObject *aioloop_capture_context(PyObject **vars) {
+   Context.  *template and *template_vars are the loop's cache (owned
+   references or NULL; each loop has its own, so that a template is only
+   ever entered by that loop's thread).  *vars receives a new reference to
+   the mapping the callback must run with when the Context is shared, or
+   NULL when it is a private copy. */
+static PyObject *aioloop_capture_context(PyObject **template, PyObject **template_vars,
+                                         PyObject **vars) {
     PyObject *cur, *cur_vars, *t;
     *vars = NULL;
     if (aioloop_ctxshare_on) {
         cur = aioloop_current_context();
         if (cur != NULL) {
             cur_vars = AIOLOOP_CTX(cur)->ctx_vars;
-            if (cur_vars != aioloop_template_vars) {
+            if (*template == NULL || cur_vars != *template_vars) {
                 t = PyContext_CopyCurrent();   /* holds cur_vars */
                 if (t == NULL) return NULL;
+                /* Install the new pair before releasing the old one:
+                   releasing can run a finalizer that schedules a callback. */
+                PyObject *old_t = *template, *old_v = *template_vars;
                 Py_INCREF(cur_vars);
-                Py_XSETREF(aioloop_template, t);
-                Py_XSETREF(aioloop_template_vars, cur_vars);
+                *template = t;
+                *template_vars = cur_vars;
+                Py_XDECREF(old_t);
+                Py_XDECREF(old_v);
             }
-            Py_INCREF(aioloop_template_vars);
-            *vars = aioloop_template_vars;
-            Py_INCREF(aioloop_template);
-            return aioloop_template;
+            Py_INCREF(*template_vars);
+            *vars = *template_vars;
+            Py_INCREF(*template);
+            return *template;
         }
     }
     return PyContext_CopyCurrent();

@@ -5,9 +5,17 @@
 # rather than cimporting core, keeps the dependency one way:
 # core -> handles, never back.
 
+from cpython.ref cimport PyObject
+
+
 cdef class LoopBase:
     cdef bint _debug
     cdef object __weakref__
+    # The Context this loop's handles currently share and the variables it
+    # was made with (owned references, NULL until first used; ctxshare.h).
+    # Per loop, so that only this loop's thread ever enters it.
+    cdef PyObject *_ctx_template
+    cdef PyObject *_ctx_template_vars
 
     cdef int _timer_cancelled(self, TimerHandle timer) except -1
 

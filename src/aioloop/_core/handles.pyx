@@ -9,13 +9,14 @@ inherit from a Python class.  docs/differences.md records this.
 """
 
 cimport cython
-from cpython.ref cimport PyObject, Py_DECREF
+from cpython.ref cimport PyObject, Py_DECREF, Py_XDECREF
 from cpython.contextvars cimport (PyContext_Copy, PyContext_CopyCurrent, PyContext_Enter,
                                   PyContext_Exit)
 
 cdef extern from "ctxshare.h":
     int aioloop_ctxshare_init() except -1
-    object aioloop_capture_context(PyObject **vars)
+    object aioloop_capture_context(PyObject **template, PyObject **template_vars,
+                                   PyObject **vars)
     object aioloop_private_context(object vars)
     bint aioloop_context_entered(object ctx)
     void aioloop_reset_context(object ctx, object vars)
@@ -28,6 +29,12 @@ from aioloop._core import formatting
 
 cdef class LoopBase:
     """The part of the loop that handles call back into (see handles.pxd)."""
+
+    def __dealloc__(self):
+        Py_XDECREF(self._ctx_template)
+        Py_XDECREF(self._ctx_template_vars)
+        self._ctx_template = NULL
+        self._ctx_template_vars = NULL
 
     cdef int _timer_cancelled(self, TimerHandle timer) except -1:
         return 0
@@ -239,7 +246,7 @@ cdef inline object _debug_stack(LoopBase loop):
     return None
 
 
-cdef inline int _set_context(Handle h, object context) except -1:
+cdef inline int _set_context(Handle h, LoopBase loop, object context) except -1:
     # asyncio copies the current context for every callback scheduled
     # without one; here handles share the copy while it is unchanged (see
     # ctxshare.h), which behaves the same.
@@ -247,7 +254,8 @@ cdef inline int _set_context(Handle h, object context) except -1:
     if context is not None:
         h._ctx = context
         return 0
-    h._ctx = aioloop_capture_context(&shared_vars)
+    h._ctx = aioloop_capture_context(&loop._ctx_template, &loop._ctx_template_vars,
+                                     &shared_vars)
     if shared_vars != NULL:
         h._shared_vars = <object>shared_vars   # takes a second reference...
         Py_DECREF(<object>shared_vars)         # ...so drop the one we were given
@@ -260,7 +268,7 @@ cdef Handle new_handle(object callback, tuple args, LoopBase loop, object contex
     h._callback = callback
     h._args = args
     h._loop = loop
-    _set_context(h, context)
+    _set_context(h, loop, context)
     if loop._debug:
         h._source_traceback = _debug_stack(loop)
     return h
@@ -288,7 +296,7 @@ cdef TimerHandle new_timer(double when, object callback, tuple args,
     t._callback = callback
     t._args = args
     t._loop = loop
-    _set_context(t, context)
+    _set_context(t, loop, context)
     t._when = when
     if loop._debug:
         t._source_traceback = _debug_stack(loop)
