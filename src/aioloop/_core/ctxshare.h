@@ -8,9 +8,12 @@
  * were a quarter of the time of a 10k-callback batch.
  *
  * The copies differ only in identity: they all hold the same immutable
- * variable mapping (a HAMT) until a callback sets a variable.  So handles
- * scheduled while the current mapping stays the same share one Context (the
- * template) and each remembers the mapping it was scheduled with.  Before a
+ * variable mapping (a HAMT) until a callback sets a variable.  So a loop's
+ * handles scheduled while the current mapping stays the same share one
+ * Context (the loop's template; each loop has its own, so only that loop's
+ * thread enters it) and each remembers the mapping it was scheduled with.
+ * A callback that raised keeps a private copy of the context it left, for
+ * the exception handler (3.12+ runs it there).  Before a
  * handle runs, the template's mapping is reset to the handle's; after it
  * ran, it is reset again, so a variable set by one callback is never seen
  * by the next.  A handle that must be a Context of its own (asked for its
