@@ -618,15 +618,10 @@ cdef class CoreLoop(LoopBase):
         """Drop every queued callback, timer and watched fd; free kernel state."""
         cdef int fd
         cdef PyObject *h
-        cdef PyObject *tmpl
-        cdef PyObject *tmpl_vars
         self._closed = True
         self._ready.clear()
         self._timers.clear()
-        tmpl, tmpl_vars = self._ctx_template, self._ctx_template_vars
-        self._ctx_template = self._ctx_template_vars = NULL
-        Py_XDECREF(tmpl)
-        Py_XDECREF(tmpl_vars)
+        self._drop_context_template()
         for fd in range(self._fd_capacity):
             h = self._readers[fd]
             self._readers[fd] = NULL

@@ -18,6 +18,7 @@ cdef class LoopBase:
     cdef PyObject *_ctx_template_vars
 
     cdef int _timer_cancelled(self, TimerHandle timer) except -1
+    cdef void _drop_context_template(self) noexcept
 
 
 # A compiled object the loop can call back directly on readiness (the

@@ -31,10 +31,16 @@ cdef class LoopBase:
     """The part of the loop that handles call back into (see handles.pxd)."""
 
     def __dealloc__(self):
-        Py_XDECREF(self._ctx_template)
-        Py_XDECREF(self._ctx_template_vars)
+        self._drop_context_template()
+
+    cdef void _drop_context_template(self) noexcept:
+        # Unhook both before releasing: releasing can run a finalizer.
+        cdef PyObject *template = self._ctx_template
+        cdef PyObject *template_vars = self._ctx_template_vars
         self._ctx_template = NULL
         self._ctx_template_vars = NULL
+        Py_XDECREF(template)
+        Py_XDECREF(template_vars)
 
     cdef int _timer_cancelled(self, TimerHandle timer) except -1:
         return 0

@@ -249,36 +249,35 @@ cdef SockWaiter _wait(CoreLoop loop, int fd, int op, object target, Py_ssize_t n
     return w
 
 
-def recv(CoreLoop loop, sock, Py_ssize_t n):
-    """bytes now, or a SockWaiter whose fut will have them."""
-    cdef int fd = sock.fileno()
-    cdef SockWaiter w
-    result = _recv_now(loop, fd, n)
-    if result is not NOT_READY:
-        return result
-    w = _reuse_parked(loop, fd, sock, OP_RECV, None, n)
+cdef SockWaiter _wait_readable(CoreLoop loop, int fd, object sock, int op, object target,
+                              Py_ssize_t n):
+    # A receive that has to wait: take over this socket's parked reader
+    # registration if it has one, else register afresh.
+    cdef SockWaiter w = _reuse_parked(loop, fd, sock, op, target, n)
     if w is not None:
         return w
     (<object>loop)._ensure_fd_no_transport(fd)
-    w = _wait(loop, fd, OP_RECV, None, n, 0)
+    w = _wait(loop, fd, op, target, n, 0)
     w._sockref = _weakref_or_none(sock)
     return w
+
+
+def recv(CoreLoop loop, sock, Py_ssize_t n):
+    """bytes now, or a SockWaiter whose fut will have them."""
+    cdef int fd = sock.fileno()
+    result = _recv_now(loop, fd, n)
+    if result is not NOT_READY:
+        return result
+    return _wait_readable(loop, fd, sock, OP_RECV, None, n)
 
 
 def recv_into(CoreLoop loop, sock, buf, Py_ssize_t nbytes=0):
     """The byte count now, or a SockWaiter whose fut will have it."""
     cdef int fd = sock.fileno()
-    cdef SockWaiter w
     result = _recv_into_now(fd, buf, nbytes)
     if result is not NOT_READY:
         return result
-    w = _reuse_parked(loop, fd, sock, OP_RECV_INTO, buf, nbytes)
-    if w is not None:
-        return w
-    (<object>loop)._ensure_fd_no_transport(fd)
-    w = _wait(loop, fd, OP_RECV_INTO, buf, nbytes, 0)
-    w._sockref = _weakref_or_none(sock)
-    return w
+    return _wait_readable(loop, fd, sock, OP_RECV_INTO, buf, nbytes)
 
 
 def sendall(CoreLoop loop, sock, data):

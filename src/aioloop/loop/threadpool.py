@@ -28,6 +28,7 @@ import collections
 import concurrent.futures
 import itertools
 import os
+import queue
 import threading
 import weakref
 from collections.abc import Callable
@@ -113,24 +114,19 @@ class LoopThreadPool(concurrent.futures.Executor):
         self._max_workers = max_workers
         self._thread_name_prefix = thread_name_prefix
         self._names = itertools.count()
-        self._queue: Any = None
-        self._lock = threading.Lock()
-        self._threads: set[threading.Thread] = set()
-        self._idle = 0
         self._shutdown = False
-        self._done: collections.deque[tuple[asyncio.Future[Any], Any, BaseException | None]]
-        self._drain_pending = False
         self._reset_after_fork()
         _pools.add(self)
 
     def _reset_after_fork(self) -> None:
-        import queue
-
-        self._queue = queue.SimpleQueue()
+        # The workers' state, fresh: at creation, and in a forked child
+        # (where the workers are gone and a lock one of them held is not).
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._threads = set()
+        self._threads: set[threading.Thread] = set()
         self._idle = 0
-        self._done = collections.deque()
+        self._done: collections.deque[tuple[asyncio.Future[Any], Any, BaseException | None]] = (
+            collections.deque())
         self._drain_pending = False
 
     # -- the loop's side ----------------------------------------------------
@@ -221,8 +217,6 @@ class LoopThreadPool(concurrent.futures.Executor):
                     thread.join()
 
     def _cancel_queued(self) -> None:
-        import queue
-
         while True:
             try:
                 item = self._queue.get_nowait()
@@ -237,9 +231,9 @@ class LoopThreadPool(concurrent.futures.Executor):
                 self._loop.call_soon_threadsafe(future.cancel)
 
 
-def _work(pool_ref: weakref.ref[LoopThreadPool], queue: Any) -> None:
+def _work(pool_ref: weakref.ref[LoopThreadPool], work_queue: Any) -> None:
     # A worker thread: take items until the None that shutdown() queues.
-    get = queue.get
+    get = work_queue.get
     while True:
         item = get()
         if item is None:
