@@ -8,6 +8,7 @@ code (create_connection, create_server).
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import os
 import socket
@@ -537,6 +538,74 @@ def test_large_messages_arrive_intact_through_direct_reads(loop: aioloop.Loop) -
         assert bytes(proto.data) == payload
         assert max(sizes) > 262144 or sum(s >= 32768 for s in sizes) > 1
         b.close()
+
+    loop.run_until_complete(main())
+
+
+def _size_recording_protocol(loop: aioloop.Loop) -> tuple[Recorder, list[int]]:
+    proto = Recorder(loop)
+    sizes: list[int] = []
+    original = proto.data_received
+
+    def record(data: bytes) -> None:
+        sizes.append(len(data))
+        original(data)
+
+    proto.data_received = record  # type: ignore[method-assign]
+    return proto, sizes
+
+
+@pytest.mark.parametrize("kind", ["socket", "pipe"])
+def test_direct_reads_follow_changing_message_sizes(loop: aioloop.Loop, kind: str) -> None:
+    # Direct reads are sized from the reads before them.  Whatever the
+    # sizes do (steady, growing past the size, shrinking to small, growing
+    # again), every byte arrives once and in order; and a steady stream of
+    # equal messages, each sent once the last has arrived, reads each one
+    # whole, in one data_received() call.
+    phases = [(40, 10240), (3, 100_000), (30, 1000), (10, 60_000), (40, 10240)]
+
+    async def main() -> None:
+        proto, sizes = _size_recording_protocol(loop)
+        if kind == "socket":
+            a, b = _pair()
+            await _transport(loop, a, proto)
+            send = functools.partial(loop.sock_sendall, b)
+        else:
+            r, w = os.pipe()
+            rf = open(r, "rb", buffering=0)
+            await loop.connect_read_pipe(lambda: proto, rf)
+            wt, _ = await loop.connect_write_pipe(asyncio.Protocol, open(w, "wb", buffering=0))
+
+            async def send(data: bytes) -> None:
+                wt.write(data)
+                while wt.get_write_buffer_size():
+                    await asyncio.sleep(0.001)
+
+        sent = bytearray()
+        steady: list[int] = []
+        for count, size in phases:
+            steady = []
+            for _ in range(count):
+                msg = os.urandom(size)
+                sent += msg
+                before = len(sizes)
+                await send(msg)
+                for _ in range(2000):
+                    if len(proto.data) == len(sent):
+                        break
+                    await asyncio.sleep(0.001)
+                assert len(proto.data) == len(sent)
+                steady.append(len(sizes) - before)
+        assert bytes(proto.data) == bytes(sent)
+        # The last phase: after the first couple of messages re-size the
+        # reads, every 10 KiB message came in one call.
+        assert steady[3:] == [1] * (len(steady) - 3)
+        assert sizes[-10:] == [10240] * 10
+        if kind == "socket":
+            b.close()
+        else:
+            wt.close()
+        await asyncio.sleep(0.01)
 
     loop.run_until_complete(main())
 

@@ -13,6 +13,9 @@
 #include <errno.h>
 #include "rawio.h"
 
+/* Cuts shorter than this keep the bytes object's block as it is. */
+#define AIOLOOP_SHRINK_IN_PLACE 32
+
 /* Bytes waiting in the socket or pipe, or -1. */
 static Py_ssize_t aioloop_pending(int fd) {
     int n = 0;
@@ -20,7 +23,7 @@ static Py_ssize_t aioloop_pending(int fd) {
 }
 
 /* Receive up to `want` bytes straight into a new bytes object, shrunk
-   in place to what came.  Returns the object, or None with *err set
+   to what came (in place).  Returns the object, or None with *err set
    (EAGAIN included); NULL only on a Python error (no memory). */
 static PyObject *aioloop_recv_bytes(int fd, Py_ssize_t want, int is_socket, int *err) {
     PyObject *b = PyBytes_FromStringAndSize(NULL, want);
@@ -33,7 +36,15 @@ static PyObject *aioloop_recv_bytes(int fd, Py_ssize_t want, int is_socket, int 
         Py_RETURN_NONE;
     }
     *err = 0;
-    if (n != want && _PyBytes_Resize(&b, n) < 0) return NULL;
+    if (n == want) return b;
+    if (want - n < AIOLOOP_SHRINK_IN_PLACE) {
+        /* What realloc() would do for so small a cut (keep the block,
+           glibc does not split off less than 32 bytes), without the call. */
+        Py_SET_SIZE(b, n);
+        PyBytes_AS_STRING(b)[n] = '\0';
+        return b;
+    }
+    if (_PyBytes_Resize(&b, n) < 0) return NULL;
     return b;
 }
 

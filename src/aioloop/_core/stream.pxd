@@ -28,7 +28,7 @@ cdef class StreamTransport(IOTarget):
     cdef bint _can_read          # this end reads (not a write-only pipe)
     cdef bint _can_write         # this end writes (not a read-only pipe)
     cdef bint _is_socket         # send()/recv() rather than write()/read()
-    cdef bint _large_reads       # the last read was large (see _read_into_protocol)
+    cdef Py_ssize_t _read_hint   # size of the next direct read, 0: none (see _read_into_protocol)
     cdef Py_ssize_t _high_water
     cdef Py_ssize_t _low_water
     # Pending output: a deque of bytes-like objects, and its total size.

@@ -70,13 +70,39 @@ cdef extern from "recvbytes.h":
 
 cdef enum:
     RECV_SIZE = 262144          # asyncio's max_size per read
-    # Reads of at least this size go straight into the protocol's bytes
-    # object (see _read_into_protocol); smaller ones are copied out of the
-    # loop's buffer, which is cheaper than an extra ioctl() per read.
-    LARGE_READ = 32768
-    MAX_DIRECT_READ = 262144   # never more per data_received() than asyncio (max_size)
+    # Once a read brings at least DIRECT_READ_MIN bytes, the next ones go
+    # straight into the protocol's bytes object (see _read_into_protocol);
+    # smaller ones are copied out of the loop's buffer, which costs less
+    # than shrinking a bytes object.
+    DIRECT_READ_MIN = 4096
+    MAX_DIRECT_READ = 262144    # never more per data_received() than asyncio (max_size)
     WRITEV_MAX = 64             # buffers per writev() call
     LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5
+
+
+cdef inline Py_ssize_t _next_read_hint(Py_ssize_t want, Py_ssize_t n) noexcept:
+    # The size of the next direct read (0: read into the loop's buffer),
+    # after one of `want` bytes (0: into the buffer) brought `n`.
+    # - The first large read sizes the next one a byte above it: a stream
+    #   of equal messages then reads each whole, and shrinking the bytes
+    #   object to what came is a no-op for malloc (no split, no free).
+    # - A read that filled its bytes object doubles the size: more was
+    #   probably waiting.
+    # - A message often comes in two or three pieces, so a read that
+    #   brought a quarter of the size or more keeps it; a smaller one
+    #   halves it (a size that followed every piece would split the next
+    #   whole message in two reads), and below DIRECT_READ_MIN reads go
+    #   back to the buffer.
+    if want == 0:
+        return n + 1 if n >= DIRECT_READ_MIN else 0
+    if n >= want:
+        return min(want * 2, MAX_DIRECT_READ)
+    if n * 4 >= want:
+        return want
+    want //= 2
+    if want < DIRECT_READ_MIN:
+        return 0
+    return max(want, n + 1)
 
 
 cdef inline bint _would_block(int err) noexcept:
@@ -271,22 +297,22 @@ cdef class StreamTransport:
     cdef int _read_into_protocol(self) except -1:
         cdef char *buf
         cdef ssize_t n
-        cdef Py_ssize_t pending
+        cdef Py_ssize_t want = self._read_hint
         cdef int err = 0
-        if self._large_reads:
-            # The last read was large: ask how much is waiting and, if it
-            # is large again, receive it straight into the bytes object the
-            # protocol gets, saving a copy of every byte (a 100 KiB message
-            # otherwise costs a 100 KiB memcpy).
-            pending = aioloop_pending(self._sock_fd)
-            if pending >= LARGE_READ:
-                data = aioloop_recv_bytes(self._sock_fd, min(pending, MAX_DIRECT_READ),
-                                          self._is_socket, &err)
-                if data is None:
-                    return self._read_failed(err)
-                if len(data) == 0:
-                    return self._on_eof()
-                return self._deliver(data)
+        if want:
+            # Recent reads were large: receive straight into the bytes
+            # object the protocol gets, sized from them, and shrink it in
+            # place to what came.  That saves a copy of every byte (a
+            # 100 KiB message otherwise costs a 100 KiB memcpy) without
+            # asking the kernel how much is waiting first.
+            data = aioloop_recv_bytes(self._sock_fd, want, self._is_socket, &err)
+            if data is None:
+                return self._read_failed(err)
+            n = len(data)
+            if n == 0:
+                return self._on_eof()
+            self._read_hint = _next_read_hint(want, n)
+            return self._deliver(data)
         buf = self._loop.recv_buffer()
         if self._is_socket:
             n = recv(self._sock_fd, buf, RECV_SIZE, 0)
@@ -296,7 +322,7 @@ cdef class StreamTransport:
             return self._read_failed(errno)
         if n == 0:
             return self._on_eof()
-        self._large_reads = n >= LARGE_READ
+        self._read_hint = _next_read_hint(0, n)
         return self._deliver(PyBytes_FromStringAndSize(buf, n))
 
     cdef int _read_failed(self, int err) except -1:
