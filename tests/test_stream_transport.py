@@ -382,6 +382,83 @@ def test_set_protocol_switches_the_receiver(loop: aioloop.Loop) -> None:
     loop.run_until_complete(main())
 
 
+def test_set_protocol_switches_between_buffered_and_plain(loop: aioloop.Loop) -> None:
+    # The transport binds the protocol's read callbacks when the protocol is
+    # set: switching kinds must switch the callbacks used.
+    async def main() -> None:
+        a, b = _pair()
+        plain = Recorder(loop)
+        buffered = Buffered(loop, 64)
+        tr = await _transport(loop, a, plain)
+        b.send(b"one")
+        await asyncio.sleep(0.01)
+        tr.set_protocol(buffered)
+        b.send(b"two")
+        await asyncio.sleep(0.01)
+        tr.set_protocol(plain)
+        b.send(b"three")
+        await asyncio.sleep(0.01)
+        assert plain.data == b"onethree" and bytes(buffered.received) == b"two"
+        tr.close()
+        await plain.lost
+        b.close()
+
+    loop.run_until_complete(main())
+
+
+def test_protocol_without_data_received_fails_like_asyncio(loop: aioloop.Loop) -> None:
+    # Binding the read callback up front must not change when a protocol
+    # that lacks one fails: at the first data, as a fatal protocol error.
+    contexts: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda lp, ctx: contexts.append(ctx))
+
+    class NoData:
+        def __init__(self) -> None:
+            self.lost = loop.create_future()
+
+        def connection_made(self, transport: Any) -> None:
+            pass
+
+        def connection_lost(self, exc: BaseException | None) -> None:
+            self.lost.set_result(exc)
+
+    async def main() -> None:
+        a, b = _pair()
+        proto = NoData()
+        await _transport(loop, a, proto)
+        b.send(b"x")
+        exc = await proto.lost
+        assert isinstance(exc, AttributeError)
+        b.close()
+
+    loop.run_until_complete(main())
+    assert contexts and "data_received() call failed" in contexts[0]["message"]
+
+
+def test_write_accepts_bytes_subclasses_and_skips_empty(loop: aioloop.Loop) -> None:
+    class Tagged(bytes):
+        pass
+
+    async def main() -> None:
+        a, b = _pair()
+        proto = Recorder(loop)
+        tr = await _transport(loop, a, proto)
+        tr.write(b"")
+        tr.write(Tagged(b""))
+        tr.write(Tagged(b"sub"))
+        tr.write(b"exact")
+        with pytest.raises(TypeError):
+            tr.write("text")
+        assert tr.get_write_buffer_size() == 0
+        await asyncio.sleep(0.01)
+        assert b.recv(100) == b"subexact"
+        tr.close()
+        await proto.lost
+        b.close()
+
+    loop.run_until_complete(main())
+
+
 def test_repr_shows_state(loop: aioloop.Loop) -> None:
     async def main() -> None:
         a, b = _pair()

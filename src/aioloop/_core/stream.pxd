@@ -18,6 +18,10 @@ cdef class StreamTransport(IOTarget):
     cdef object _protocol
     cdef bint _buffered          # the protocol is an asyncio.BufferedProtocol
     cdef bint _protocol_connected
+    # The protocol's read callbacks, bound when it is set (None: look up at each read).
+    cdef object _proto_data_received
+    cdef object _proto_get_buffer
+    cdef object _proto_buffer_updated
     cdef dict _extra
     cdef object _server
     cdef int _conn_lost          # >0 once connection_lost is scheduled
@@ -38,6 +42,7 @@ cdef class StreamTransport(IOTarget):
     cdef object __weakref__
 
     cdef int _start_reading(self) except -1
+    cdef ssize_t _send_now(self, const char *buf, Py_ssize_t size, int *err) noexcept
     cdef int _on_readable(self) except -1
     cdef int _on_writable(self) except -1
     cdef int _read_into_protocol(self) except -1

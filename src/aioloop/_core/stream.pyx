@@ -19,7 +19,8 @@ same flow control.  What differs is how the bytes move:
 
 cimport cython
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE, PyBUF_WRITABLE
-from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.bytes cimport (PyBytes_FromStringAndSize, PyBytes_CheckExact, PyBytes_GET_SIZE,
+                            PyBytes_AS_STRING)
 from libc.errno cimport errno, EAGAIN, EINTR
 from libc.string cimport memset
 
@@ -65,7 +66,6 @@ cdef extern from "rawio.h" nogil:
     ssize_t write "aioloop_write"(int fd, const void *buf, size_t n)
 
 cdef extern from "recvbytes.h":
-    Py_ssize_t aioloop_pending(int fd) nogil
     object aioloop_recv_bytes(int fd, Py_ssize_t want, int is_socket, int *err)
 
 cdef enum:
@@ -204,6 +204,16 @@ cdef class StreamTransport:
         self._protocol = protocol
         self._buffered = isinstance(protocol, BufferedProtocol)
         self._protocol_connected = True
+        # Looked up once here rather than at every read, as uvloop does
+        # (see docs/differences.md).  A protocol without them gets None,
+        # and the read looks them up then, failing as asyncio does.
+        if self._buffered:
+            self._proto_data_received = None
+            self._proto_get_buffer = getattr(protocol, 'get_buffer', None)
+            self._proto_buffer_updated = getattr(protocol, 'buffer_updated', None)
+        else:
+            self._proto_data_received = getattr(protocol, 'data_received', None)
+            self._proto_get_buffer = self._proto_buffer_updated = None
 
     def get_protocol(self):
         """Return the current protocol."""
@@ -333,7 +343,10 @@ cdef class StreamTransport:
 
     cdef int _deliver(self, object data) except -1:
         try:
-            self._protocol.data_received(data)
+            if self._proto_data_received is not None:
+                self._proto_data_received(data)
+            else:
+                self._protocol.data_received(data)
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
@@ -344,7 +357,10 @@ cdef class StreamTransport:
         cdef Py_buffer view
         cdef ssize_t n
         try:
-            buf = self._protocol.get_buffer(-1)
+            if self._proto_get_buffer is not None:
+                buf = self._proto_get_buffer(-1)
+            else:
+                buf = self._protocol.get_buffer(-1)
             if not len(buf):
                 raise RuntimeError('get_buffer() returned an empty buffer')
         except (SystemExit, KeyboardInterrupt):
@@ -371,7 +387,10 @@ cdef class StreamTransport:
         if n == 0:
             return self._on_eof()
         try:
-            self._protocol.buffer_updated(n)
+            if self._proto_buffer_updated is not None:
+                self._proto_buffer_updated(n)
+            else:
+                self._protocol.buffer_updated(n)
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
@@ -415,15 +434,19 @@ cdef class StreamTransport:
         """
         cdef Py_buffer view
         cdef ssize_t n
+        cdef Py_ssize_t size
         cdef int err
-        if not isinstance(data, (bytes, bytearray, memoryview)):
+        # bytes itself (the common case) is read in place, without the
+        # buffer protocol; other bytes-likes go through it.
+        cdef bint exact = PyBytes_CheckExact(data)
+        if not exact and not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f'data argument must be a bytes-like object, '
                             f'not {type(data).__name__!r}')
         if self._eof:
             raise RuntimeError('Cannot call write() after write_eof()')
         if self._empty_waiter is not None:
             raise RuntimeError('unable to write; sendfile is in progress')
-        if not data:
+        if (PyBytes_GET_SIZE(data) == 0) if exact else not data:
             return
         if self._conn_lost:
             if self._conn_lost >= LOG_THRESHOLD_FOR_CONNLOST_WRITES:
@@ -432,17 +455,16 @@ cdef class StreamTransport:
             return
         if self._buffer_size == 0:
             # The common case: nothing queued, so try to send right now.
-            PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
-            try:
-                if self._is_socket:
-                    n = send(self._sock_fd, view.buf, view.len, MSG_NOSIGNAL)
-                else:
-                    n = write(self._sock_fd, view.buf, view.len)
-                err = errno
-                if n == view.len:
-                    return
-            finally:
+            if exact:
+                size = PyBytes_GET_SIZE(data)
+                n = self._send_now(PyBytes_AS_STRING(data), size, &err)
+            else:
+                PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+                size = view.len
+                n = self._send_now(<const char *>view.buf, size, &err)
                 PyBuffer_Release(&view)
+            if n == size:
+                return
             if n < 0:
                 if not _would_block(err):
                     self._fatal_error(OSError(err, os.strerror(err)),
@@ -458,6 +480,15 @@ cdef class StreamTransport:
         self._buffer.append(data)
         self._buffer_size += len(data)
         self._maybe_pause_protocol()
+
+    cdef ssize_t _send_now(self, const char *buf, Py_ssize_t size, int *err) noexcept:
+        cdef ssize_t n
+        if self._is_socket:
+            n = send(self._sock_fd, buf, size, MSG_NOSIGNAL)
+        else:
+            n = write(self._sock_fd, buf, size)
+        err[0] = errno
+        return n
 
     def writelines(self, list_of_data):
         """Write every bytes-like object of the iterable, in order."""
@@ -685,6 +716,8 @@ cdef class StreamTransport:
             self._sock.close()
             self._sock = None
             self._protocol = None
+            self._proto_data_received = None
+            self._proto_get_buffer = self._proto_buffer_updated = None
             self._loop = None
             server = self._server
             if server is not None:
