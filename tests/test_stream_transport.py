@@ -619,6 +619,52 @@ def test_large_messages_arrive_intact_through_direct_reads(loop: aioloop.Loop) -
     loop.run_until_complete(main())
 
 
+@pytest.mark.parametrize("keep", [False, True])
+def test_read_bytes_are_reused_only_when_nobody_holds_them(loop: aioloop.Loop, keep: bool) -> None:
+    # A direct read's bytes object goes back to the loop for the next read
+    # only when the protocol kept no reference to it.  A protocol that keeps
+    # every object must find each one unchanged; one that keeps none lets
+    # the loop reuse them.
+    kept: list[bytes] = []
+    digests: list[int] = []
+    fresh_hash_ok: list[bool] = []
+
+    class Proto(Recorder):
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            digests.append(hash(data))       # caches the hash in the object
+            # A reused object must not carry the last content's hash.
+            fresh_hash_ok.append(digests[-1] == hash(bytes(bytearray(data))))
+            if keep:
+                kept.append(data)
+
+    async def main() -> None:
+        a, b = _pair()
+        proto = Proto(loop)
+        await _transport(loop, a, proto)
+        sent = bytearray()
+        before = loop._read_bytes_reused
+        for i in range(60):
+            msg = bytes([i]) * 8192
+            sent += msg
+            await loop.sock_sendall(b, msg)
+            while len(proto.data) < len(sent):
+                await asyncio.sleep(0.001)
+        reused = loop._read_bytes_reused - before
+        assert bytes(proto.data) == bytes(sent)
+        assert fresh_hash_ok and all(fresh_hash_ok)
+        if keep:
+            assert reused == 0
+            assert b"".join(kept) == bytes(sent)
+            assert [hash(d) for d in kept] == digests
+        else:
+            assert reused >= 50
+        b.close()
+        await proto.lost
+
+    loop.run_until_complete(main())
+
+
 def _size_recording_protocol(loop: aioloop.Loop) -> tuple[Recorder, list[int]]:
     proto = Recorder(loop)
     sizes: list[int] = []

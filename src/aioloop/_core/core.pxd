@@ -65,6 +65,12 @@ cdef class CoreLoop(LoopBase):
     # reads into it and hands the protocol an exact-size bytes copy, so no
     # connection ever allocates a fresh 256 KiB buffer per read (see stream.pyx).
     cdef char *_recv_buffer
+    # The bytes object of the last direct read, kept for the next one when
+    # the protocol let go of it (see take_read_bytes): _spare_cap is how
+    # many bytes its block holds.
+    cdef object _spare_bytes
+    cdef Py_ssize_t _spare_cap
+    cdef readonly Py_ssize_t _read_bytes_reused
 
     # Optional observer (x-ray, profilers); None costs one pointer test per
     # callback.
@@ -72,6 +78,8 @@ cdef class CoreLoop(LoopBase):
     cdef object _slow_callback_duration
 
     cdef char *recv_buffer(self) except NULL
+    cdef object take_read_bytes(self, Py_ssize_t want, Py_ssize_t *cap)
+    cdef void keep_read_bytes(self, object data, Py_ssize_t cap) noexcept
     cdef int _check_closed(self) except -1
     cdef Handle _call_soon(self, object callback, tuple args, object context)
     cdef TimerHandle _call_at(self, double when, object callback, tuple args, object context)

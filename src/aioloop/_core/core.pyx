@@ -72,6 +72,11 @@ cdef extern from "<sys/eventfd.h>" nogil:
 cdef extern from "<unistd.h>" nogil:
     int close(int fd)
 
+from cpython.bytes cimport PyBytes_FromStringAndSize
+
+cdef extern from "recvbytes.h":
+    void aioloop_bytes_reopen(object b, Py_ssize_t size)
+
 cdef extern from "rawio.h" nogil:
     ssize_t read "aioloop_read"(int fd, void *buf, size_t count)
     ssize_t write "aioloop_write"(int fd, const void *buf, size_t count)
@@ -155,6 +160,27 @@ cdef class CoreLoop(LoopBase):
             if self._recv_buffer == NULL:
                 raise MemoryError()
         return self._recv_buffer
+
+    cdef object take_read_bytes(self, Py_ssize_t want, Py_ssize_t *cap):
+        # A bytes object of `want` bytes to receive into, which nothing else
+        # references: the spare one when it is large enough, else a new one.
+        # *cap is set to how many bytes its block holds.
+        spare = self._spare_bytes
+        if spare is not None and self._spare_cap >= want:
+            self._spare_bytes = None
+            aioloop_bytes_reopen(spare, want)
+            cap[0] = self._spare_cap
+            self._read_bytes_reused += 1
+            return spare
+        cap[0] = want
+        return PyBytes_FromStringAndSize(NULL, want)
+
+    cdef void keep_read_bytes(self, object data, Py_ssize_t cap) noexcept:
+        # `data` came from take_read_bytes() and its caller holds the only
+        # reference to it: nobody can see it change, so the next read may
+        # reuse it instead of a malloc() and a free() per read.
+        self._spare_bytes = data
+        self._spare_cap = cap
 
     # -- the clock ---------------------------------------------------------
 

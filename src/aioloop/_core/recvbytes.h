@@ -48,4 +48,35 @@ static PyObject *aioloop_recv_bytes(int fd, Py_ssize_t want, int is_socket, int 
     return b;
 }
 
+/* Give a bytes object that only the caller references `size` bytes again
+   (size <= its block's capacity) for another read: nothing else can see
+   it, so it may change; its cached hash is dropped. */
+static inline void aioloop_bytes_reopen(PyObject *b, Py_ssize_t size) {
+    Py_SET_SIZE(b, size);
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#endif
+    ((PyBytesObject *)b)->ob_shash = -1;
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+}
+
+/* Cut bytes object `b`, whose block holds `*cap` bytes, to its first n.
+   Steals the reference to b, which must be the only one, and returns the
+   cut object (the same one, or moved by realloc), or NULL on a Python
+   error.  Little to free: in place (what realloc() does then anyway),
+   else realloc(); *cap becomes what the block now holds. */
+static PyObject *aioloop_bytes_cut(PyObject *b, Py_ssize_t *cap, Py_ssize_t n) {
+    if (*cap - n < AIOLOOP_SHRINK_IN_PLACE) {
+        Py_SET_SIZE(b, n);
+        PyBytes_AS_STRING(b)[n] = '\0';
+        return b;
+    }
+    if (_PyBytes_Resize(&b, n) < 0) return NULL;
+    *cap = n;
+    return b;
+}
+
 #endif

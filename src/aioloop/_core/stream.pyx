@@ -18,6 +18,8 @@ same flow control.  What differs is how the bytes move:
 """
 
 cimport cython
+from cpython.object cimport PyObject
+from cpython.ref cimport Py_INCREF, Py_REFCNT
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE, PyBUF_WRITABLE
 from cpython.bytes cimport (PyBytes_FromStringAndSize, PyBytes_CheckExact, PyBytes_GET_SIZE,
                             PyBytes_AS_STRING)
@@ -66,7 +68,7 @@ cdef extern from "rawio.h" nogil:
     ssize_t write "aioloop_write"(int fd, const void *buf, size_t n)
 
 cdef extern from "recvbytes.h":
-    object aioloop_recv_bytes(int fd, Py_ssize_t want, int is_socket, int *err)
+    object aioloop_bytes_cut(PyObject *b, Py_ssize_t *cap, Py_ssize_t n)
 
 cdef enum:
     RECV_SIZE = 262144          # asyncio's max_size per read
@@ -74,7 +76,7 @@ cdef enum:
     # straight into the protocol's bytes object (see _read_into_protocol);
     # smaller ones are copied out of the loop's buffer, which costs less
     # than shrinking a bytes object.
-    DIRECT_READ_MIN = 4096
+    DIRECT_READ_MIN = 512
     MAX_DIRECT_READ = 262144    # never more per data_received() than asyncio (max_size)
     WRITEV_MAX = 64             # buffers per writev() call
     LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5
@@ -308,21 +310,40 @@ cdef class StreamTransport:
         cdef char *buf
         cdef ssize_t n
         cdef Py_ssize_t want = self._read_hint
+        cdef Py_ssize_t cap
+        cdef PyObject *raw
+        cdef CoreLoop loop
         cdef int err = 0
         if want:
             # Recent reads were large: receive straight into the bytes
-            # object the protocol gets, sized from them, and shrink it in
-            # place to what came.  That saves a copy of every byte (a
-            # 100 KiB message otherwise costs a 100 KiB memcpy) without
-            # asking the kernel how much is waiting first.
-            data = aioloop_recv_bytes(self._sock_fd, want, self._is_socket, &err)
-            if data is None:
+            # object the protocol gets, sized from them, and cut it to what
+            # came.  That saves a copy of every byte (a 100 KiB message
+            # otherwise costs a 100 KiB memcpy) without asking the kernel
+            # how much is waiting first.  The object is the loop's spare
+            # when the last one read came back unreferenced.
+            loop = self._loop
+            data = loop.take_read_bytes(want, &cap)
+            if self._is_socket:
+                n = recv(self._sock_fd, PyBytes_AS_STRING(data), want, 0)
+            else:
+                n = read(self._sock_fd, PyBytes_AS_STRING(data), want)
+            if n <= 0:
+                err = errno
+                loop.keep_read_bytes(data, cap)
+                data = None
+                if n == 0:
+                    return self._on_eof()
                 return self._read_failed(err)
-            n = len(data)
-            if n == 0:
-                return self._on_eof()
+            raw = <PyObject *>data
+            Py_INCREF(data)          # for aioloop_bytes_cut() to steal
+            data = None
+            data = aioloop_bytes_cut(raw, &cap, n)
             self._read_hint = _next_read_hint(want, n)
-            return self._deliver(data)
+            self._deliver(data)
+            if Py_REFCNT(data) == 1:
+                # The protocol kept no reference: reuse it next time.
+                loop.keep_read_bytes(data, cap)
+            return 0
         buf = self._loop.recv_buffer()
         if self._is_socket:
             n = recv(self._sock_fd, buf, RECV_SIZE, 0)
