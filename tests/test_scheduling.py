@@ -78,6 +78,37 @@ def test_handle_context_is_used_and_exposed(loop: aioloop.Loop) -> None:
     assert seen == ["in ctx", "default"]
 
 
+def test_call_soon_keyword_checks_match_asyncio(loop: aioloop.Loop) -> None:
+    # call_soon's hand-written entry point remembers the last 'context'
+    # string object it saw; any other string object spelling 'context' must
+    # still work, and any other keyword must still be refused.
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var")
+    seen: list[str] = []
+    ctx = contextvars.copy_context()
+    ctx.run(var.set, "in ctx")
+
+    def cb() -> None:
+        seen.append(var.get("unset"))
+
+    async def task_step() -> None:  # a C Task passes its own 'context' string
+        await asyncio.sleep(0)
+
+    loop.run_until_complete(task_step())
+    built = "".join(["con", "text"])          # a different, equal string object
+    literal = "context"
+    assert built == literal and built is not literal
+    loop.call_soon(cb, **{built: ctx})
+    loop.call_soon(cb, context=ctx)
+    loop.run_until_complete(task_step())
+    assert seen == ["in ctx", "in ctx"]
+    with pytest.raises(TypeError, match="unexpected keyword argument 'contxt'"):
+        loop.call_soon(cb, contxt=ctx)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'other'"):
+        loop.call_soon(cb, context=ctx, other=1)
+    with pytest.raises(TypeError, match="missing 1 required positional argument"):
+        loop.call_soon(context=ctx)
+
+
 def test_callback_sees_its_own_context_copy(loop: aioloop.Loop) -> None:
     var: contextvars.ContextVar[int] = contextvars.ContextVar("var", default=0)
     var.set(1)

@@ -61,9 +61,10 @@ cdef class CoreLoop(LoopBase):
     cdef LoopStamp _stamp_local
     cdef LoopStamp *_stamp
 
-    # One receive buffer per loop, shared by its transports: a transport
-    # reads into it and hands the protocol an exact-size bytes copy, so no
-    # connection ever allocates a fresh 256 KiB buffer per read (see stream.pyx).
+    # One receive buffer per loop, shared by its transports: a small read
+    # goes into it and the protocol gets an exact-size bytes copy, so no
+    # connection ever allocates a fresh 256 KiB buffer per read (larger
+    # reads go straight into a bytes object: see stream.pyx).
     cdef char *_recv_buffer
     # The bytes object of the last direct read, kept for the next one when
     # the protocol let go of it (see take_read_bytes): _spare_cap is how

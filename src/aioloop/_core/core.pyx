@@ -695,14 +695,25 @@ cdef class CoreLoop(LoopBase):
 # instructions matching that one keyword; this hand-written entry point
 # checks it with one comparison.  It is installed in place of the def above.
 
+# The 'context' keyword string the last caller passed (asyncio's C Task
+# passes the interpreter's static one every time), kept alive here so that
+# comparing addresses can never match a different string.
+cdef object _context_kwname = 'context'
+
+
 cdef object _call_soon_vectorcall(object self, PyObject **args, Py_ssize_t nargs,
                                   PyObject *kwnames):
+    global _context_kwname
     cdef CoreLoop loop = <CoreLoop>self
     cdef object context = None
     cdef object name
     if kwnames != NULL and PyTuple_GET_SIZE(<object>kwnames) != 0:
         name = (<object>kwnames)[0]
-        if PyTuple_GET_SIZE(<object>kwnames) != 1 or name != 'context':
+        if PyTuple_GET_SIZE(<object>kwnames) == 1 and name is _context_kwname:
+            pass        # the string seen last time: one comparison
+        elif PyTuple_GET_SIZE(<object>kwnames) == 1 and name == 'context':
+            _context_kwname = name
+        else:
             for name in <object>kwnames:
                 if name != 'context':
                     raise TypeError(f"call_soon() got an unexpected keyword argument '{name}'")
