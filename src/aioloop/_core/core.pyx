@@ -85,9 +85,10 @@ cdef extern from "rawio.h" nogil:
 # Default gap between polls while callbacks keep the loop busy (see module
 # docstring).  A poll (epoll_wait with timeout 0) costs about 160 ns of
 # system call; at 2 us a sleep(0) ping-pong spent 8% of its time polling,
-# at 5 us it spends about 3%, and a readable fd still waits only a few
-# microseconds (benchmarks/fairness.py).
-cdef int64_t DEFAULT_POLL_INTERVAL_NS = 5000
+# at 5 us about 3%.  3 us keeps a readable fd's median wait under a storm
+# of callbacks within 1.5x uvloop's (which polls before every callback);
+# at 5 us it was 1.9-2.1x (benchmarks/fairness.py).
+cdef int64_t DEFAULT_POLL_INTERVAL_NS = 3000
 # Bounds on the iterations between busy polls (see _run_once).
 cdef Py_ssize_t MAX_POLL_EVERY = 64
 
