@@ -241,3 +241,74 @@ def test_every_run_polls_at_least_once(loop: aioloop.Loop) -> None:
     finally:
         r.close()
         w.close()
+
+
+def _polls_during_storm(loop: aioloop.Loop, callbacks: int) -> int:
+    # Polls the loop makes while a chain of call_soon callbacks keeps it busy.
+    left = [callbacks]
+    done = loop.create_future()
+
+    def step() -> None:
+        left[0] -= 1
+        if left[0]:
+            loop.call_soon(step)
+        else:
+            done.set_result(None)
+
+    loop.call_soon(step)
+    before = loop._stamp_values()[2]
+    loop.run_until_complete(done)
+    return loop._stamp_values()[2] - before
+
+
+def test_busy_polls_happen_only_while_some_fd_is_watched(loop: aioloop.Loop) -> None:
+    # With nothing watched but the loop's own wake-up fd, a busy poll can
+    # find nothing (call_soon_threadsafe wakes only a sleeping loop), so a
+    # storm of callbacks runs without system calls.  Once an fd is watched
+    # the storm polls again, and stops again when the fd is removed, also
+    # when it was closed behind the loop's back.
+    assert _polls_during_storm(loop, 200_000) <= 3
+    r, w = socket.socketpair()
+    try:
+        loop.add_reader(r, lambda: None)
+        assert _polls_during_storm(loop, 200_000) > 20
+        loop.add_writer(w, lambda: None)
+        loop.remove_writer(w)
+        assert _polls_during_storm(loop, 200_000) > 20
+        loop.remove_reader(r)
+        assert _polls_during_storm(loop, 200_000) <= 3
+        loop.add_reader(r, lambda: None)
+        fd = r.fileno()
+    finally:
+        r.close()
+        w.close()
+    loop.remove_reader(fd)   # closed behind the loop's back
+    assert _polls_during_storm(loop, 200_000) <= 3
+
+
+def test_a_storm_still_sees_a_reader_added_during_it(loop: aioloop.Loop) -> None:
+    r, w = socket.socketpair()
+    try:
+        got: list[int] = []
+        left = [300_000]
+        done = loop.create_future()
+
+        def step() -> None:
+            left[0] -= 1
+            if left[0] == 200_000:
+                loop.add_reader(r, lambda: got.append(left[0]) or r.recv(10))
+                w.send(b"x")
+            if left[0] and not got:
+                loop.call_soon(step)
+            elif not done.done():
+                done.set_result(None)
+
+        loop.call_soon(step)
+        loop.run_until_complete(done)
+        loop.remove_reader(r)
+        # Seen within a few microseconds of callbacks, long before the
+        # storm ran out.
+        assert got and got[0] > 190_000
+    finally:
+        r.close()
+        w.close()

@@ -576,7 +576,10 @@ cdef class CoreLoop(LoopBase):
             # work has passed.  Reading the clock costs ~20 ns, as much as a
             # fifth of a short callback, so instead of reading it every
             # iteration we count iterations and re-estimate, at each poll,
-            # how many iterations make an interval.
+            # how many iterations make an interval.  With no fd watched but
+            # the wake-up eventfd, a busy poll can find nothing the loop
+            # needs: call_soon_threadsafe() writes the eventfd only to a
+            # sleeping loop, and a busy one sees the handle in the queue.
             self._iterations_since_poll += 1
             if self._stopping or self._iterations_since_poll >= self._poll_every:
                 now = monotonic_ns()
@@ -584,7 +587,8 @@ cdef class CoreLoop(LoopBase):
                 self._poll_every = _iterations_per_interval(self._poll_interval_ns, per_iteration)
                 self._last_poll_ns = now
                 self._iterations_since_poll = 0
-                self._poll(0)
+                if self._stopping or self._poller.nwatched > 1:
+                    self._poll(0)
             elif self._timers._size:
                 now = monotonic_ns()
 

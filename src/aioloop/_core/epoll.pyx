@@ -117,6 +117,7 @@ cdef class EpollPoller(Poller):
             # The fd may be closed already (EBADF) or closed and reused
             # (ENOENT); either way the kernel holds nothing for us to remove.
             self._interest[fd] = 0
+            self.nwatched -= 1
             if self._epfd >= 0 and self._ctl(EPOLL_CTL_DEL, fd, 0) < 0:
                 if errno != EBADF and errno != ENOENT:
                     raise_oserror()
@@ -144,11 +145,15 @@ cdef class EpollPoller(Poller):
                 rc = self._ctl(EPOLL_CTL_ADD, fd, events)
         if rc < 0:
             raise_oserror()
+        if old == 0:
+            self.nwatched += 1
         self._interest[fd] = events
         return 0
 
     cdef int forget(self, int fd) except -1:
         if 0 <= fd < self._table_size:
+            if self._interest[fd]:
+                self.nwatched -= 1
             self._interest[fd] = 0
             self._generation[fd] = self._next_generation
             self._next_generation += 1
@@ -171,6 +176,7 @@ cdef class EpollPoller(Poller):
                 self._next_generation += 1
                 if self._ctl(EPOLL_CTL_ADD, fd, self._interest[fd]) < 0:
                     self._interest[fd] = 0
+                    self.nwatched -= 1
         return 0
 
     cdef int poll(self, long long timeout_ns) except -1:

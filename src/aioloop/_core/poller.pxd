@@ -13,6 +13,8 @@ cdef enum:
 cdef class Poller:
     # Number of (fd, events) pairs the last poll() reported.
     cdef int nready
+    # Number of fds watched for any event.
+    cdef int nwatched
 
     # Set the events fd is watched for; 0 stops watching it.  Errors the
     # caller should see (bad fd, a regular file) raise OSError like asyncio's

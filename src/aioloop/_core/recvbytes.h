@@ -22,8 +22,24 @@ static Py_ssize_t aioloop_pending(int fd) {
     return ioctl(fd, FIONREAD, &n) == 0 ? (Py_ssize_t)n : -1;
 }
 
-/* Receive up to `want` bytes straight into a new bytes object, shrunk
-   to what came (in place).  Returns the object, or None with *err set
+/* Cut bytes object `b`, whose block holds `*cap` bytes, to its first n.
+   Steals the reference to b, which must be the only one, and returns the
+   cut object (the same one, or moved by realloc), or NULL on a Python
+   error.  Little to free: in place (what realloc() does then anyway),
+   else realloc(); *cap becomes what the block now holds. */
+static PyObject *aioloop_bytes_cut(PyObject *b, Py_ssize_t *cap, Py_ssize_t n) {
+    if (*cap - n < AIOLOOP_SHRINK_IN_PLACE) {
+        Py_SET_SIZE(b, n);
+        PyBytes_AS_STRING(b)[n] = '\0';
+        return b;
+    }
+    if (_PyBytes_Resize(&b, n) < 0) return NULL;
+    *cap = n;
+    return b;
+}
+
+/* Receive up to `want` bytes straight into a new bytes object, cut
+   to what came.  Returns the object, or None with *err set
    (EAGAIN included); NULL only on a Python error (no memory). */
 static PyObject *aioloop_recv_bytes(int fd, Py_ssize_t want, int is_socket, int *err) {
     PyObject *b = PyBytes_FromStringAndSize(NULL, want);
@@ -36,16 +52,8 @@ static PyObject *aioloop_recv_bytes(int fd, Py_ssize_t want, int is_socket, int 
         Py_RETURN_NONE;
     }
     *err = 0;
-    if (n == want) return b;
-    if (want - n < AIOLOOP_SHRINK_IN_PLACE) {
-        /* What realloc() would do for so small a cut (keep the block,
-           glibc does not split off less than 32 bytes), without the call. */
-        Py_SET_SIZE(b, n);
-        PyBytes_AS_STRING(b)[n] = '\0';
-        return b;
-    }
-    if (_PyBytes_Resize(&b, n) < 0) return NULL;
-    return b;
+    Py_ssize_t cap = want;
+    return aioloop_bytes_cut(b, &cap, n);
 }
 
 /* Give a bytes object that only the caller references `size` bytes again
@@ -61,22 +69,6 @@ static inline void aioloop_bytes_reopen(PyObject *b, Py_ssize_t size) {
 #if defined(__GNUC__)
 #pragma GCC diagnostic pop
 #endif
-}
-
-/* Cut bytes object `b`, whose block holds `*cap` bytes, to its first n.
-   Steals the reference to b, which must be the only one, and returns the
-   cut object (the same one, or moved by realloc), or NULL on a Python
-   error.  Little to free: in place (what realloc() does then anyway),
-   else realloc(); *cap becomes what the block now holds. */
-static PyObject *aioloop_bytes_cut(PyObject *b, Py_ssize_t *cap, Py_ssize_t n) {
-    if (*cap - n < AIOLOOP_SHRINK_IN_PLACE) {
-        Py_SET_SIZE(b, n);
-        PyBytes_AS_STRING(b)[n] = '\0';
-        return b;
-    }
-    if (_PyBytes_Resize(&b, n) < 0) return NULL;
-    *cap = n;
-    return b;
 }
 
 #endif

@@ -96,7 +96,7 @@ cdef inline Py_ssize_t _next_read_hint(Py_ssize_t want, Py_ssize_t n) noexcept:
     #   whole message in two reads), and below DIRECT_READ_MIN reads go
     #   back to the buffer.
     if want == 0:
-        return n + 1 if n >= DIRECT_READ_MIN else 0
+        return min(n + 1, MAX_DIRECT_READ) if n >= DIRECT_READ_MIN else 0
     if n >= want:
         return min(want * 2, MAX_DIRECT_READ)
     if n * 4 >= want:
