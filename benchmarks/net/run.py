@@ -80,6 +80,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="smoke run, well under 90 s")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write samples as JSON")
     parser.add_argument(
+        "--pool",
+        type=Path,
+        nargs="+",
+        metavar="FILE",
+        help="measure nothing: report on the samples of earlier --json runs, pooled",
+    )
+    parser.add_argument(
         "--subject",
         default="aioloop",
         choices=LOOP_NAMES,
@@ -179,9 +186,49 @@ def run_rounds(
     return results, False
 
 
+def pool(paths: list[Path]) -> tuple[dict[str, Any], dict[Cell, dict[str, list[dict[str, Any]]]]]:
+    """Merge the samples of several --json files: one report over all their rounds.
+
+    The user CPU figures move by 10-20% from round to round on a shared
+    machine; pooling two or three runs narrows the medians.  The runs must
+    have measured the same loops (the first run's loop details are shown).
+    """
+    by_label = {cell_label(c): c for c in cells(list(CASES), list(range(1, 1025)))}
+    results: dict[Cell, dict[str, list[dict[str, Any]]]] = {}
+    metas: list[dict[str, Any]] = []
+    for path in paths:
+        try:
+            payload = json.loads(path.read_text())
+            metas.append(payload["meta"])
+            runs = payload["results"].items()
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise SystemExit(
+                f"--pool: {path} is not a --json file of this benchmark: {exc}"
+            ) from exc
+        for label, per_loop in runs:
+            if label not in by_label:
+                raise SystemExit(f"--pool: {path}: unknown case {label!r}")
+            merged = results.setdefault(by_label[label], {})
+            for loop, samples in per_loop.items():
+                merged.setdefault(loop, []).extend(samples)
+    if len({tuple(sorted(m["loops"])) for m in metas}) > 1:
+        raise SystemExit("--pool: the runs measured different loops")
+    meta = dict(metas[0])
+    meta["rounds"] = sum(int(m["rounds"]) for m in metas)
+    meta["mode"] = f"{meta['mode']}; pooled from {len(paths)} runs ({', '.join(map(str, paths))})"
+    meta["interrupted"] = any(m.get("interrupted") for m in metas)
+    meta["left_out"] = sorted({note for m in metas for note in m.get("left_out", [])})
+    order = {c: i for i, c in enumerate(by_label.values())}
+    return meta, dict(sorted(results.items(), key=lambda item: order[item[0]]))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the networking benchmarks; the markdown report goes to stdout, progress to stderr."""
     args = parse_args(argv)
+    if args.pool:
+        meta, pooled = pool(args.pool)
+        print(render(meta, pooled, args.subject))
+        return 0
     started = time.monotonic()
     tools, runnable, left_out = find_tools(args.cases)
     for note in left_out:
