@@ -665,6 +665,64 @@ def test_read_bytes_are_reused_only_when_nobody_holds_them(loop: aioloop.Loop, k
     loop.run_until_complete(main())
 
 
+def test_in_place_cuts_stop_as_soon_as_the_protocol_keeps_data(loop: aioloop.Loop) -> None:
+    # A protocol that has let go of what it got several times in a row gets
+    # objects cut to size in place (their block's tail unused).  Once it
+    # keeps one, cuts are exact again, so what it keeps costs about its
+    # size in memory, not the size of the reads before it.  The kept
+    # objects must also stay intact.
+    import tracemalloc
+
+    class Proto(asyncio.Protocol):
+        def __init__(self) -> None:
+            self.received = 0
+            self.keeping = False
+            self.kept: list[bytes] = []
+            self.lost = loop.create_future()
+
+        def data_received(self, data: bytes) -> None:
+            self.received += len(data)
+            if self.keeping:
+                self.kept.append(data)
+
+        def connection_lost(self, exc: BaseException | None) -> None:
+            self.lost.set_result(exc)
+
+    async def send_and_wait(b: socket.socket, proto: Proto, msg: bytes) -> None:
+        goal = proto.received + len(msg)
+        await loop.sock_sendall(b, msg)
+        while proto.received < goal:
+            await asyncio.sleep(0.001)
+
+    async def main() -> None:
+        a, b = _pair()
+        proto = Proto()
+        await _transport(loop, a, proto)
+        for i in range(30):                     # let go of 30: trusted
+            await send_and_wait(b, proto, bytes([i]) * 16384)
+        messages = [bytes([i]) * 6000 for i in range(60)]
+        proto.kept = [b""] * 60
+        proto.kept.clear()                      # its list is allocated already
+        proto.keeping = True
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            for msg in messages:                # smaller messages, all kept
+                await send_and_wait(b, proto, msg)
+            held = tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+        assert proto.kept == messages
+        # 60 x 6000 bytes kept; in-place cuts of blocks sized for the
+        # 16 KiB reads would hold about 60 x 16 KiB.
+        size = sum(map(len, messages))
+        assert held < size * 1.2 + 40_000, (held, size)
+        b.close()
+        await proto.lost
+
+    loop.run_until_complete(main())
+
+
 def _size_recording_protocol(loop: aioloop.Loop) -> tuple[Recorder, list[int]]:
     proto = Recorder(loop)
     sizes: list[int] = []

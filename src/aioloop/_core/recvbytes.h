@@ -25,10 +25,12 @@ static Py_ssize_t aioloop_pending(int fd) {
 /* Cut bytes object `b`, whose block holds `*cap` bytes, to its first n.
    Steals the reference to b, which must be the only one, and returns the
    cut object (the same one, or moved by realloc), or NULL on a Python
-   error.  Little to free: in place (what realloc() does then anyway),
-   else realloc(); *cap becomes what the block now holds. */
-static PyObject *aioloop_bytes_cut(PyObject *b, Py_ssize_t *cap, Py_ssize_t n) {
-    if (*cap - n < AIOLOOP_SHRINK_IN_PLACE) {
+   error.  In place when fewer than `keep` bytes would be freed (below
+   AIOLOOP_SHRINK_IN_PLACE, what realloc() does then anyway), else
+   realloc(); *cap becomes what the block now holds. */
+static PyObject *aioloop_bytes_cut(PyObject *b, Py_ssize_t *cap, Py_ssize_t n,
+                                   Py_ssize_t keep) {
+    if (*cap - n < keep) {
         Py_SET_SIZE(b, n);
         PyBytes_AS_STRING(b)[n] = '\0';
         return b;
@@ -53,7 +55,7 @@ static PyObject *aioloop_recv_bytes(int fd, Py_ssize_t want, int is_socket, int 
     }
     *err = 0;
     Py_ssize_t cap = want;
-    return aioloop_bytes_cut(b, &cap, n);
+    return aioloop_bytes_cut(b, &cap, n, AIOLOOP_SHRINK_IN_PLACE);
 }
 
 /* Give a bytes object that only the caller references `size` bytes again

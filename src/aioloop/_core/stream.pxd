@@ -33,6 +33,7 @@ cdef class StreamTransport(IOTarget):
     cdef bint _can_write         # this end writes (not a read-only pipe)
     cdef bint _is_socket         # send()/recv() rather than write()/read()
     cdef Py_ssize_t _read_hint   # size of the next direct read, 0: none (see _read_into_protocol)
+    cdef int _returned_reads     # direct-read objects the protocol let go of in a row (ditto)
     cdef Py_ssize_t _high_water
     cdef Py_ssize_t _low_water
     # Pending output: a deque of bytes-like objects, and its total size.

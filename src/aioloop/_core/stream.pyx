@@ -68,7 +68,8 @@ cdef extern from "rawio.h" nogil:
     ssize_t write "aioloop_write"(int fd, const void *buf, size_t n)
 
 cdef extern from "recvbytes.h":
-    object aioloop_bytes_cut(PyObject *b, Py_ssize_t *cap, Py_ssize_t n)
+    object aioloop_bytes_cut(PyObject *b, Py_ssize_t *cap, Py_ssize_t n, Py_ssize_t keep)
+    enum: AIOLOOP_SHRINK_IN_PLACE
 
 cdef enum:
     RECV_SIZE = 262144          # asyncio's max_size per read
@@ -78,6 +79,12 @@ cdef enum:
     # than shrinking a bytes object.
     DIRECT_READ_MIN = 512
     MAX_DIRECT_READ = 262144    # never more per data_received() than asyncio (max_size)
+    # A direct read's bytes object is cut to size in place, leaving the
+    # rest of its block unused, once the protocol has let go of this many
+    # in a row (see _read_into_protocol); one it keeps sets the count back
+    # so that KEPT_READ_PENALTY more must come back first.
+    RETURNED_READS_TRUSTED = 8
+    KEPT_READ_PENALTY = 64
     WRITEV_MAX = 64             # buffers per writev() call
     LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5
 
@@ -334,15 +341,30 @@ cdef class StreamTransport:
                 if n == 0:
                     return self._on_eof()
                 return self._read_failed(err)
+            # Cutting to size frees the rest of the block with realloc(),
+            # and the next read allocates a block again.  A protocol that
+            # lets go of what it gets (an echo, a parser that copies) gives
+            # the object back at once, so once it has done so a few times
+            # in a row the cut is made in place and the block, whole, is
+            # reused.  If it keeps one after all, that object holds its
+            # whole block (at most about twice the read size, see
+            # take_read_bytes) and exact cuts resume.
             raw = <PyObject *>data
             Py_INCREF(data)          # for aioloop_bytes_cut() to steal
             data = None
-            data = aioloop_bytes_cut(raw, &cap, n)
+            data = aioloop_bytes_cut(
+                raw, &cap, n,
+                MAX_DIRECT_READ + 1 if self._returned_reads >= RETURNED_READS_TRUSTED
+                else AIOLOOP_SHRINK_IN_PLACE)
             self._read_hint = _next_read_hint(want, n)
             self._deliver(data)
             if Py_REFCNT(data) == 1:
                 # The protocol kept no reference: reuse it next time.
                 loop.keep_read_bytes(data, cap)
+                if self._returned_reads < RETURNED_READS_TRUSTED:
+                    self._returned_reads += 1
+            else:
+                self._returned_reads = RETURNED_READS_TRUSTED - KEPT_READ_PENALTY
             return 0
         buf = self._loop.recv_buffer()
         if self._is_socket:
