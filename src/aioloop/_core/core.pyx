@@ -77,10 +77,6 @@ from cpython.bytes cimport PyBytes_FromStringAndSize
 cdef extern from "recvbytes.h":
     void aioloop_bytes_reopen(object b, Py_ssize_t size)
 
-# take_read_bytes() reuses its spare for reads of at least half its size,
-# less this much.
-cdef Py_ssize_t SPARE_SLACK = 4096
-
 cdef extern from "rawio.h" nogil:
     ssize_t read "aioloop_read"(int fd, void *buf, size_t count)
     ssize_t write "aioloop_write"(int fd, const void *buf, size_t count)
@@ -168,11 +164,10 @@ cdef class CoreLoop(LoopBase):
 
     cdef object take_read_bytes(self, Py_ssize_t want, Py_ssize_t *cap):
         # A bytes object of `want` bytes to receive into, which nothing else
-        # references: the spare one when it is large enough and not much
-        # larger (a transport may cut it in place and its protocol keep it),
-        # else a new one.  *cap is set to how many bytes its block holds.
+        # references: the spare one when it is large enough, else a new
+        # one.  *cap is set to how many bytes its block holds.
         spare = self._spare_bytes
-        if spare is not None and want <= self._spare_cap <= 2 * want + SPARE_SLACK:
+        if spare is not None and self._spare_cap >= want:
             self._spare_bytes = None
             aioloop_bytes_reopen(spare, want)
             cap[0] = self._spare_cap

@@ -85,6 +85,10 @@ cdef enum:
     # so that KEPT_READ_PENALTY more must come back first.
     RETURNED_READS_TRUSTED = 8
     KEPT_READ_PENALTY = 64
+    # Only blocks up to this size are cut in place (so a kept one wastes at
+    # most this much): larger ones, kept whole, made glibc grow and trim the
+    # heap every few reads (page faults in a 100 KiB streams echo).
+    IN_PLACE_CUT_MAX = 131072
     WRITEV_MAX = 64             # buffers per writev() call
     LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5
 
@@ -347,15 +351,14 @@ cdef class StreamTransport:
             # the object back at once, so once it has done so a few times
             # in a row the cut is made in place and the block, whole, is
             # reused.  If it keeps one after all, that object holds its
-            # whole block (at most about twice the read size, see
-            # take_read_bytes) and exact cuts resume.
+            # whole block (at most IN_PLACE_CUT_MAX) and exact cuts resume.
             raw = <PyObject *>data
             Py_INCREF(data)          # for aioloop_bytes_cut() to steal
             data = None
             data = aioloop_bytes_cut(
                 raw, &cap, n,
-                MAX_DIRECT_READ + 1 if self._returned_reads >= RETURNED_READS_TRUSTED
-                else AIOLOOP_SHRINK_IN_PLACE)
+                IN_PLACE_CUT_MAX if self._returned_reads >= RETURNED_READS_TRUSTED
+                and cap <= IN_PLACE_CUT_MAX else AIOLOOP_SHRINK_IN_PLACE)
             self._read_hint = _next_read_hint(want, n)
             self._deliver(data)
             if Py_REFCNT(data) == 1:
