@@ -344,27 +344,6 @@ def test_buffered_protocol_receives_into_its_own_buffer(loop: aioloop.Loop) -> N
     loop.run_until_complete(main())
 
 
-def test_failing_data_received_is_reported_and_closes(loop: aioloop.Loop) -> None:
-    contexts: list[dict[str, Any]] = []
-    loop.set_exception_handler(lambda lp, ctx: contexts.append(ctx))
-
-    class Broken(Recorder):
-        def data_received(self, data: bytes) -> None:
-            raise ValueError("protocol bug")
-
-    async def main() -> None:
-        a, b = _pair()
-        proto = Broken(loop)
-        await _transport(loop, a, proto)
-        b.send(b"x")
-        exc = await proto.lost
-        assert isinstance(exc, ValueError)
-        b.close()
-
-    loop.run_until_complete(main())
-    assert contexts and "data_received() call failed" in contexts[0]["message"]
-
-
 def test_set_protocol_switches_the_receiver(loop: aioloop.Loop) -> None:
     async def main() -> None:
         a, b = _pair()
@@ -406,11 +385,17 @@ def test_set_protocol_switches_between_buffered_and_plain(loop: aioloop.Loop) ->
     loop.run_until_complete(main())
 
 
-def test_protocol_without_data_received_fails_like_asyncio(loop: aioloop.Loop) -> None:
-    # Binding the read callback up front must not change when a protocol
-    # that lacks one fails: at the first data, as a fatal protocol error.
+@pytest.mark.parametrize("kind", ["raises", "missing"])
+def test_failing_data_received_is_reported_and_closes(loop: aioloop.Loop, kind: str) -> None:
+    # A data_received() that raises, or a protocol that has none (binding
+    # the read callback up front must not change when that fails: at the
+    # first data, as in asyncio), is a fatal protocol error.
     contexts: list[dict[str, Any]] = []
     loop.set_exception_handler(lambda lp, ctx: contexts.append(ctx))
+
+    class Broken(Recorder):
+        def data_received(self, data: bytes) -> None:
+            raise ValueError("protocol bug")
 
     class NoData:
         def __init__(self) -> None:
@@ -424,11 +409,11 @@ def test_protocol_without_data_received_fails_like_asyncio(loop: aioloop.Loop) -
 
     async def main() -> None:
         a, b = _pair()
-        proto = NoData()
+        proto: Any = Broken(loop) if kind == "raises" else NoData()
         await _transport(loop, a, proto)
         b.send(b"x")
         exc = await proto.lost
-        assert isinstance(exc, AttributeError)
+        assert isinstance(exc, ValueError if kind == "raises" else AttributeError)
         b.close()
 
     loop.run_until_complete(main())
