@@ -5,13 +5,16 @@ Behaviour follows asyncio's selector transports (selector_events.py and
 unix_events.py): the same callbacks in the same order, the same errors, the
 same flow control.  What differs is how the bytes move:
 
-* Reads go straight to ``recv()``/``read()`` into the loop's shared 256 KiB
-  buffer, and the protocol gets an exact-size ``bytes`` copy.  asyncio calls
-  ``sock.recv(262144)``, which allocates 256 KiB per read; glibc serves that
-  with mmap/munmap until its threshold adapts, so a fresh server runs its
-  first connections several times slower.  Here the buffer is allocated
-  once per loop.  BufferedProtocol reads go directly into the protocol's
-  buffer.
+* Small reads go straight to ``recv()``/``read()`` into the loop's shared
+  256 KiB buffer, and the protocol gets an exact-size ``bytes`` copy.
+  asyncio calls ``sock.recv(262144)``, which allocates 256 KiB per read;
+  glibc serves that with mmap/munmap until its threshold adapts, so a fresh
+  server runs its first connections several times slower.  Here the buffer
+  is allocated once per loop.  After a read of 512 bytes or more, reads go
+  into the ``bytes`` object the protocol gets, sized from the reads before
+  (_next_read_hint) and reused when the protocol lets go of it
+  (_read_into_protocol).  BufferedProtocol reads go directly into the
+  protocol's buffer.
 * Writes try ``send()``/``write()`` at once from the caller's buffer, with
   no copy; only what the kernel does not take is queued, and the queue is
   flushed with one ``writev()`` of up to 64 buffers.
