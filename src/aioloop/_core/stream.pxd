@@ -44,6 +44,7 @@ cdef class StreamTransport(IOTarget):
 
     cdef int _start_reading(self) except -1
     cdef ssize_t _send_now(self, const char *buf, Py_ssize_t size, int *err) noexcept
+    cdef ssize_t _recv_now(self, char *buf, Py_ssize_t size) noexcept
     cdef int _on_readable(self) except -1
     cdef int _on_writable(self) except -1
     cdef int _read_into_protocol(self) except -1

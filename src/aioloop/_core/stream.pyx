@@ -42,6 +42,7 @@ from aioloop._core.core cimport CoreLoop
 from aioloop._core.debug import asyncio_logger
 from aioloop._core.oserror cimport raise_oserror
 from aioloop._core.poller cimport EV_READ, EV_WRITE
+from aioloop._core.readsize cimport _next_read_hint
 
 cdef extern from "<sys/socket.h>" nogil:
     int MSG_NOSIGNAL
@@ -76,12 +77,6 @@ cdef extern from "recvbytes.h":
 
 cdef enum:
     RECV_SIZE = 262144          # asyncio's max_size per read
-    # Once a read brings at least DIRECT_READ_MIN bytes, the next ones go
-    # straight into the protocol's bytes object (see _read_into_protocol);
-    # smaller ones are copied out of the loop's buffer, which costs less
-    # than shrinking a bytes object.
-    DIRECT_READ_MIN = 512
-    MAX_DIRECT_READ = 262144    # never more per data_received() than asyncio (max_size)
     # A direct read's bytes object is cut to size in place, leaving the
     # rest of its block unused, once the protocol has let go of this many
     # in a row (see _read_into_protocol); one it keeps sets the count back
@@ -94,31 +89,6 @@ cdef enum:
     IN_PLACE_CUT_MAX = 131072
     WRITEV_MAX = 64             # buffers per writev() call
     LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5
-
-
-cdef inline Py_ssize_t _next_read_hint(Py_ssize_t want, Py_ssize_t n) noexcept:
-    # The size of the next direct read (0: read into the loop's buffer),
-    # after one of `want` bytes (0: into the buffer) brought `n`.
-    # - The first large read sizes the next one a byte above it: a stream
-    #   of equal messages then reads each whole, and shrinking the bytes
-    #   object to what came is a no-op for malloc (no split, no free).
-    # - A read that filled its bytes object doubles the size: more was
-    #   probably waiting.
-    # - A message often comes in two or three pieces, so a read that
-    #   brought a quarter of the size or more keeps it; a smaller one
-    #   halves it (a size that followed every piece would split the next
-    #   whole message in two reads), and below DIRECT_READ_MIN reads go
-    #   back to the buffer.
-    if want == 0:
-        return min(n + 1, MAX_DIRECT_READ) if n >= DIRECT_READ_MIN else 0
-    if n >= want:
-        return min(want * 2, MAX_DIRECT_READ)
-    if n * 4 >= want:
-        return want
-    want //= 2
-    if want < DIRECT_READ_MIN:
-        return 0
-    return max(want, n + 1)
 
 
 cdef inline bint _would_block(int err) noexcept:
@@ -337,10 +307,7 @@ cdef class StreamTransport:
             # when the last one read came back unreferenced.
             loop = self._loop
             data = loop.take_read_bytes(want, &cap)
-            if self._is_socket:
-                n = recv(self._sock_fd, PyBytes_AS_STRING(data), want, 0)
-            else:
-                n = read(self._sock_fd, PyBytes_AS_STRING(data), want)
+            n = self._recv_now(PyBytes_AS_STRING(data), want)
             if n <= 0:
                 err = errno
                 loop.keep_read_bytes(data, cap)
@@ -373,16 +340,19 @@ cdef class StreamTransport:
                 self._returned_reads = RETURNED_READS_TRUSTED - KEPT_READ_PENALTY
             return 0
         buf = self._loop.recv_buffer()
-        if self._is_socket:
-            n = recv(self._sock_fd, buf, RECV_SIZE, 0)
-        else:
-            n = read(self._sock_fd, buf, RECV_SIZE)
+        n = self._recv_now(buf, RECV_SIZE)
         if n < 0:
             return self._read_failed(errno)
         if n == 0:
             return self._on_eof()
         self._read_hint = _next_read_hint(0, n)
         return self._deliver(PyBytes_FromStringAndSize(buf, n))
+
+    cdef ssize_t _recv_now(self, char *buf, Py_ssize_t size) noexcept:
+        # One read of up to size bytes (errno set when it fails).
+        if self._is_socket:
+            return recv(self._sock_fd, buf, size, 0)
+        return read(self._sock_fd, buf, size)
 
     cdef int _read_failed(self, int err) except -1:
         if _would_block(err):
@@ -419,10 +389,7 @@ cdef class StreamTransport:
             return 0
         PyObject_GetBuffer(buf, &view, PyBUF_WRITABLE)
         try:
-            if self._is_socket:
-                n = recv(self._sock_fd, view.buf, view.len, 0)
-            else:
-                n = read(self._sock_fd, view.buf, view.len)
+            n = self._recv_now(<char *>view.buf, view.len)
         finally:
             PyBuffer_Release(&view)
         if n < 0:
