@@ -44,12 +44,16 @@ def test_large_messages_arrive_intact_through_direct_reads(loop: aioloop.Loop) -
     loop.run_until_complete(main())
 
 
+@pytest.mark.parametrize("size", [8192, 100])
 @pytest.mark.parametrize("keep", [False, True])
-def test_read_bytes_are_reused_only_when_nobody_holds_them(loop: aioloop.Loop, keep: bool) -> None:
+def test_read_bytes_are_reused_only_when_nobody_holds_them(
+    loop: aioloop.Loop, keep: bool, size: int
+) -> None:
     # A direct read's bytes object goes back to the loop for the next read
     # only when the protocol kept no reference to it.  A protocol that keeps
     # every object must find each one unchanged; one that keeps none lets
-    # the loop reuse them.
+    # the loop reuse them, for large reads and (once it has let go of a few
+    # in a row) for small ones.
     kept: list[bytes] = []
     digests: list[int] = []
     fresh_hash_ok: list[bool] = []
@@ -70,7 +74,7 @@ def test_read_bytes_are_reused_only_when_nobody_holds_them(loop: aioloop.Loop, k
         sent = bytearray()
         before = loop._read_bytes_reused
         for i in range(60):
-            msg = bytes([i]) * 8192
+            msg = bytes([i]) * size
             sent += msg
             await loop.sock_sendall(b, msg)
             while len(proto.data) < len(sent):
@@ -90,12 +94,16 @@ def test_read_bytes_are_reused_only_when_nobody_holds_them(loop: aioloop.Loop, k
     loop.run_until_complete(main())
 
 
-def test_in_place_cuts_stop_as_soon_as_the_protocol_keeps_data(loop: aioloop.Loop) -> None:
+@pytest.mark.parametrize(("released", "kept"), [(16384, 6000), (100, 100)])
+def test_in_place_cuts_stop_as_soon_as_the_protocol_keeps_data(
+    loop: aioloop.Loop, released: int, kept: int
+) -> None:
     # A protocol that has let go of what it got several times in a row gets
-    # objects cut to size in place (their block's tail unused).  Once it
-    # keeps one, cuts are exact again, so what it keeps costs about its
-    # size in memory, not the size of the reads before it.  The kept
-    # objects must also stay intact.
+    # objects cut to size in place (their block's tail unused), for large
+    # reads and for small ones (read into a 16 KiB block).  Once it keeps
+    # one, cuts are exact again, so what it keeps costs about its size in
+    # memory, not the size of the block it was read into.  The kept objects
+    # must also stay intact.
     import tracemalloc
 
     class Proto(asyncio.Protocol):
@@ -124,8 +132,8 @@ def test_in_place_cuts_stop_as_soon_as_the_protocol_keeps_data(loop: aioloop.Loo
         proto = Proto()
         await make_transport(loop, a, proto)
         for i in range(30):                     # let go of 30: trusted
-            await send_and_wait(b, proto, bytes([i]) * 16384)
-        messages = [bytes([i]) * 6000 for i in range(60)]
+            await send_and_wait(b, proto, bytes([i]) * released)
+        messages = [bytes([i]) * kept for i in range(60)]
         proto.kept = [b""] * 60
         proto.kept.clear()                      # its list is allocated already
         proto.keeping = True
@@ -138,8 +146,8 @@ def test_in_place_cuts_stop_as_soon_as_the_protocol_keeps_data(loop: aioloop.Loo
         finally:
             tracemalloc.stop()
         assert proto.kept == messages
-        # 60 x 6000 bytes kept; in-place cuts of blocks sized for the
-        # 16 KiB reads would hold about 60 x 16 KiB.
+        # 60 messages kept; in-place cuts of blocks sized for the 16 KiB
+        # reads (or of small reads' 16 KiB blocks) would hold 60 x 16 KiB.
         size = sum(map(len, messages))
         assert held < size * 1.2 + 40_000, (held, size)
         b.close()
@@ -212,5 +220,37 @@ def test_direct_reads_follow_changing_message_sizes(loop: aioloop.Loop, kind: st
         else:
             wt.close()
         await asyncio.sleep(0.01)
+
+    loop.run_until_complete(main())
+
+
+def test_a_burst_after_small_reads_arrives_whole_and_resizes_the_reads(loop: aioloop.Loop) -> None:
+    # Once a protocol has let go of several small reads, small reads go
+    # into a 16 KiB bytes object.  A burst larger than that is read in
+    # pieces, and the first piece that fills the object switches to sized
+    # direct reads: the burst arrives intact and in order, in few calls.
+    async def main() -> None:
+        proto, sizes = _size_recording_protocol(loop)
+        a, b = pair()
+        await make_transport(loop, a, proto)
+        sent = bytearray()
+        for i in range(20):
+            msg = bytes([i]) * 50
+            sent += msg
+            await loop.sock_sendall(b, msg)
+            while len(proto.data) < len(sent):
+                await asyncio.sleep(0.001)
+        burst = os.urandom(200_000)
+        sent += burst
+        before = len(sizes)
+        await loop.sock_sendall(b, burst)
+        while len(proto.data) < len(sent):
+            await asyncio.sleep(0.001)
+        assert bytes(proto.data) == bytes(sent)
+        pieces = sizes[before:]
+        assert sum(pieces) == len(burst)
+        assert max(pieces) > 16384, pieces
+        b.close()
+        await proto.lost
 
     loop.run_until_complete(main())

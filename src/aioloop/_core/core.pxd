@@ -71,6 +71,8 @@ cdef class CoreLoop(LoopBase):
     # many bytes its block holds.
     cdef object _spare_bytes
     cdef Py_ssize_t _spare_cap
+    # The same for small direct reads: its block holds SMALL_DIRECT_READ.
+    cdef object _small_spare
     cdef readonly Py_ssize_t _read_bytes_reused
 
     # Optional observer (x-ray, profilers); None costs one pointer test per
@@ -81,6 +83,8 @@ cdef class CoreLoop(LoopBase):
     cdef char *recv_buffer(self) except NULL
     cdef object take_read_bytes(self, Py_ssize_t want, Py_ssize_t *cap)
     cdef void keep_read_bytes(self, object data, Py_ssize_t cap) noexcept
+    cdef object take_small_read_bytes(self)
+    cdef void keep_small_read_bytes(self, object data) noexcept
     cdef int _check_closed(self) except -1
     cdef Handle _call_soon(self, object callback, tuple args, object context)
     cdef TimerHandle _call_at(self, double when, object callback, tuple args, object context)

@@ -33,6 +33,7 @@ from aioloop._core.ready_queue cimport ReadyQueue
 from aioloop._core.timers cimport TimerHeap
 from aioloop._core.poller cimport Poller, EV_READ, EV_WRITE
 from aioloop._core.epoll cimport EpollPoller
+from aioloop._core.readsize cimport SMALL_DIRECT_READ
 from aioloop._core import debug as _debughelp
 
 cdef extern from "Python.h":
@@ -182,6 +183,23 @@ cdef class CoreLoop(LoopBase):
         # reuse it instead of a malloc() and a free() per read.
         self._spare_bytes = data
         self._spare_cap = cap
+
+    cdef object take_small_read_bytes(self):
+        # take_read_bytes() for a small read: SMALL_DIRECT_READ bytes, from
+        # a spare of its own so that small reads never cut down the block
+        # that large ones reuse.
+        spare = self._small_spare
+        if spare is not None:
+            self._small_spare = None
+            aioloop_bytes_reopen(spare, SMALL_DIRECT_READ)
+            self._read_bytes_reused += 1
+            return spare
+        return PyBytes_FromStringAndSize(NULL, SMALL_DIRECT_READ)
+
+    cdef void keep_small_read_bytes(self, object data) noexcept:
+        # keep_read_bytes() for what take_small_read_bytes() gave, whose
+        # block is whole (cut in place).
+        self._small_spare = data
 
     # -- the clock ---------------------------------------------------------
 

@@ -10,6 +10,10 @@ cdef enum:
     # object.
     DIRECT_READ_MIN = 512
     MAX_DIRECT_READ = 262144    # never more per data_received() than asyncio (max_size)
+    # What a small direct read asks for, into the loop's small spare bytes
+    # object (a protocol that lets go of what it gets reads small messages
+    # that way too; see stream.pyx, StreamTransport._read_into_protocol).
+    SMALL_DIRECT_READ = 16384
 
 
 cdef inline Py_ssize_t _next_read_hint(Py_ssize_t want, Py_ssize_t n) noexcept:

@@ -50,6 +50,7 @@ cdef class StreamTransport(IOTarget):
     cdef int _read_into_protocol(self) except -1
     cdef int _read_failed(self, int err) except -1
     cdef int _deliver(self, object data) except -1
+    cdef int _deliver_failed(self, object data, bint raised) except -1
     cdef int _read_into_buffer(self) except -1
     cdef int _on_eof(self) except -1
     cdef int _write_pending(self) except -1

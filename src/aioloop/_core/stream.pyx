@@ -42,7 +42,7 @@ from aioloop._core.core cimport CoreLoop
 from aioloop._core.debug import asyncio_logger
 from aioloop._core.oserror cimport raise_oserror
 from aioloop._core.poller cimport EV_READ, EV_WRITE
-from aioloop._core.readsize cimport _next_read_hint
+from aioloop._core.readsize cimport SMALL_DIRECT_READ, _next_read_hint
 
 cdef extern from "<sys/socket.h>" nogil:
     int MSG_NOSIGNAL
@@ -70,6 +70,10 @@ cdef extern from "rawio.h" nogil:
     ssize_t sendmsg "aioloop_sendmsg"(int fd, const msghdr *msg, int flags)
     ssize_t read "aioloop_read"(int fd, void *buf, size_t n)
     ssize_t write "aioloop_write"(int fd, const void *buf, size_t n)
+
+cdef extern from "pycall.h":
+    int aioloop_call_one(object callable, object arg) noexcept
+    int aioloop_pending_error() except -1
 
 cdef extern from "recvbytes.h":
     object aioloop_bytes_cut(PyObject *b, Py_ssize_t *cap, Py_ssize_t n, Py_ssize_t keep)
@@ -298,6 +302,18 @@ cdef class StreamTransport:
         cdef PyObject *raw
         cdef CoreLoop loop
         cdef int err = 0
+        cdef Py_ssize_t hint = want
+        cdef bint small = False
+        if not want and self._returned_reads >= RETURNED_READS_TRUSTED:
+            # Small reads, and the protocol lets go of what it gets: read
+            # straight into a bytes object too (the loop's small spare,
+            # which comes back for the next read) instead of copying out
+            # of the loop's buffer into a new object, which costs a
+            # malloc(), a memcpy() and a free() per read.  Up to
+            # SMALL_DIRECT_READ bytes: a read that fills it switches to
+            # sized direct reads for the rest.
+            small = True
+            want = SMALL_DIRECT_READ
         if want:
             # Recent reads were large: receive straight into the bytes
             # object the protocol gets, sized from them, and cut it to what
@@ -306,11 +322,18 @@ cdef class StreamTransport:
             # how much is waiting first.  The object is the loop's spare
             # when the last one read came back unreferenced.
             loop = self._loop
-            data = loop.take_read_bytes(want, &cap)
+            if small:
+                data = loop.take_small_read_bytes()
+                cap = want
+            else:
+                data = loop.take_read_bytes(want, &cap)
             n = self._recv_now(PyBytes_AS_STRING(data), want)
             if n <= 0:
                 err = errno
-                loop.keep_read_bytes(data, cap)
+                if small:
+                    loop.keep_small_read_bytes(data)
+                else:
+                    loop.keep_read_bytes(data, cap)
                 data = None
                 if n == 0:
                     return self._on_eof()
@@ -321,7 +344,8 @@ cdef class StreamTransport:
             # the object back at once, so once it has done so a few times
             # in a row the cut is made in place and the block, whole, is
             # reused.  If it keeps one after all, that object holds its
-            # whole block (at most IN_PLACE_CUT_MAX) and exact cuts resume.
+            # whole block (at most IN_PLACE_CUT_MAX, or SMALL_DIRECT_READ
+            # for a small read) and exact cuts resume.
             raw = <PyObject *>data
             Py_INCREF(data)          # for aioloop_bytes_cut() to steal
             data = None
@@ -329,11 +353,14 @@ cdef class StreamTransport:
                 raw, &cap, n,
                 IN_PLACE_CUT_MAX if self._returned_reads >= RETURNED_READS_TRUSTED
                 and cap <= IN_PLACE_CUT_MAX else AIOLOOP_SHRINK_IN_PLACE)
-            self._read_hint = _next_read_hint(want, n)
+            self._read_hint = _next_read_hint(hint, n)
             self._deliver(data)
             if Py_REFCNT(data) == 1:
                 # The protocol kept no reference: reuse it next time.
-                loop.keep_read_bytes(data, cap)
+                if small:
+                    loop.keep_small_read_bytes(data)
+                else:
+                    loop.keep_read_bytes(data, cap)
                 if self._returned_reads < RETURNED_READS_TRUSTED:
                     self._returned_reads += 1
             else:
@@ -346,7 +373,16 @@ cdef class StreamTransport:
         if n == 0:
             return self._on_eof()
         self._read_hint = _next_read_hint(0, n)
-        return self._deliver(PyBytes_FromStringAndSize(buf, n))
+        data = PyBytes_FromStringAndSize(buf, n)
+        self._deliver(data)
+        # Count the objects the protocol lets go of here too: once it has
+        # let go of RETURNED_READS_TRUSTED in a row, small reads go direct.
+        if Py_REFCNT(data) == 1:
+            if self._returned_reads < RETURNED_READS_TRUSTED:
+                self._returned_reads += 1
+        else:
+            self._returned_reads = RETURNED_READS_TRUSTED - KEPT_READ_PENALTY
+        return 0
 
     cdef ssize_t _recv_now(self, char *buf, Py_ssize_t size) noexcept:
         # One read of up to size bytes (errno set when it fails).
@@ -361,9 +397,20 @@ cdef class StreamTransport:
         return 0
 
     cdef int _deliver(self, object data) except -1:
+        cdef object callback = self._proto_data_received
+        if callback is None:
+            return self._deliver_failed(data, False)
+        if aioloop_call_one(callback, data) < 0:
+            return self._deliver_failed(data, True)
+        return 0
+
+    cdef int _deliver_failed(self, object data, bint raised) except -1:
+        # The protocol's data_received() raised (`raised`: the exception is
+        # pending), or was not bound at set_protocol(): look it up now,
+        # as asyncio does for every call, and report what that raises.
         try:
-            if self._proto_data_received is not None:
-                self._proto_data_received(data)
+            if raised:
+                aioloop_pending_error()
             else:
                 self._protocol.data_received(data)
         except (SystemExit, KeyboardInterrupt):
