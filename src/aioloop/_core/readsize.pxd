@@ -1,7 +1,9 @@
 # How large a stream transport's next read is (see stream.pyx,
 # StreamTransport._read_into_protocol): small reads go into the loop's
-# shared buffer and are copied out; after a large one, reads go straight
-# into the bytes object the protocol gets, sized from the reads before.
+# shared buffer and are copied out (or, for a protocol that lets go of what
+# it gets, into a reused SMALL_DIRECT_READ bytes object); after a large
+# one, reads go straight into the bytes object the protocol gets, sized
+# from the reads before.
 
 cdef enum:
     # Once a read brings at least DIRECT_READ_MIN bytes, the next ones go

@@ -17,7 +17,7 @@
 #define AIOLOOP_SHRINK_IN_PLACE 32
 
 /* Bytes waiting in the socket or pipe, or -1. */
-static Py_ssize_t aioloop_pending(int fd) {
+static inline Py_ssize_t aioloop_pending(int fd) {
     int n = 0;
     return ioctl(fd, FIONREAD, &n) == 0 ? (Py_ssize_t)n : -1;
 }
@@ -43,7 +43,7 @@ static PyObject *aioloop_bytes_cut(PyObject *b, Py_ssize_t *cap, Py_ssize_t n,
 /* Receive up to `want` bytes straight into a new bytes object, cut
    to what came.  Returns the object, or None with *err set
    (EAGAIN included); NULL only on a Python error (no memory). */
-static PyObject *aioloop_recv_bytes(int fd, Py_ssize_t want, int is_socket, int *err) {
+static inline PyObject *aioloop_recv_bytes(int fd, Py_ssize_t want, int is_socket, int *err) {
     PyObject *b = PyBytes_FromStringAndSize(NULL, want);
     if (b == NULL) return NULL;
     ssize_t n = is_socket ? aioloop_recv(fd, PyBytes_AS_STRING(b), (size_t)want, 0)

@@ -13,8 +13,9 @@ same flow control.  What differs is how the bytes move:
   is allocated once per loop.  After a read of 512 bytes or more, reads go
   into the ``bytes`` object the protocol gets, sized from the reads before
   (_next_read_hint) and reused when the protocol lets go of it
-  (_read_into_protocol).  BufferedProtocol reads go directly into the
-  protocol's buffer.
+  (_read_into_protocol); once the protocol has let go of several in a row,
+  small reads too go into a reused 16 KiB ``bytes`` object.
+  BufferedProtocol reads go directly into the protocol's buffer.
 * Writes try ``send()``/``write()`` at once from the caller's buffer, with
   no copy; only what the kernel does not take is queued, and the queue is
   flushed with one ``writev()`` of up to 64 buffers.
