@@ -15,21 +15,26 @@ from streamkit import Recorder, make_transport, pair
 import aioloop
 
 
+def _size_recording_protocol(loop: aioloop.Loop) -> tuple[Recorder, list[int]]:
+    proto = Recorder(loop)
+    sizes: list[int] = []
+    original = proto.data_received
+
+    def record(data: bytes) -> None:
+        sizes.append(len(data))
+        original(data)
+
+    proto.data_received = record  # type: ignore[method-assign]
+    return proto, sizes
+
+
 def test_large_messages_arrive_intact_through_direct_reads(loop: aioloop.Loop) -> None:
     # Once a read is large, the transport receives straight into the bytes
     # it hands the protocol (no copy); the bytes must still be exactly what
     # was sent, in order, across both read paths.
     async def main() -> None:
         a, b = pair()
-        proto = Recorder(loop)
-        sizes: list[int] = []
-        original = proto.data_received
-
-        def record(data: bytes) -> None:
-            sizes.append(len(data))
-            original(data)
-
-        proto.data_received = record  # type: ignore[method-assign]
+        proto, sizes = _size_recording_protocol(loop)
         await make_transport(loop, a, proto)
         payload = os.urandom(8 * 1024 * 1024)
         for i in range(0, len(payload), 300_000):
@@ -154,19 +159,6 @@ def test_in_place_cuts_stop_as_soon_as_the_protocol_keeps_data(
         await proto.lost
 
     loop.run_until_complete(main())
-
-
-def _size_recording_protocol(loop: aioloop.Loop) -> tuple[Recorder, list[int]]:
-    proto = Recorder(loop)
-    sizes: list[int] = []
-    original = proto.data_received
-
-    def record(data: bytes) -> None:
-        sizes.append(len(data))
-        original(data)
-
-    proto.data_received = record  # type: ignore[method-assign]
-    return proto, sizes
 
 
 @pytest.mark.parametrize("kind", ["socket", "pipe"])

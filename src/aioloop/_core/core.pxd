@@ -81,10 +81,8 @@ cdef class CoreLoop(LoopBase):
     cdef object _slow_callback_duration
 
     cdef char *recv_buffer(self) except NULL
-    cdef object take_read_bytes(self, Py_ssize_t want, Py_ssize_t *cap)
-    cdef void keep_read_bytes(self, object data, Py_ssize_t cap) noexcept
-    cdef object take_small_read_bytes(self)
-    cdef void keep_small_read_bytes(self, object data) noexcept
+    cdef object take_read_bytes(self, Py_ssize_t want, Py_ssize_t *cap, bint small)
+    cdef void keep_read_bytes(self, object data, Py_ssize_t cap, bint small) noexcept
     cdef int _check_closed(self) except -1
     cdef Handle _call_soon(self, object callback, tuple args, object context)
     cdef TimerHandle _call_at(self, double when, object callback, tuple args, object context)

@@ -163,43 +163,41 @@ cdef class CoreLoop(LoopBase):
                 raise MemoryError()
         return self._recv_buffer
 
-    cdef object take_read_bytes(self, Py_ssize_t want, Py_ssize_t *cap):
+    cdef object take_read_bytes(self, Py_ssize_t want, Py_ssize_t *cap, bint small):
         # A bytes object of `want` bytes to receive into, which nothing else
         # references: the spare one when it is large enough, else a new
-        # one.  *cap is set to how many bytes its block holds.
-        spare = self._spare_bytes
-        if spare is not None and self._spare_cap >= want:
-            self._spare_bytes = None
+        # one.  *cap is set to how many bytes its block holds.  A small
+        # read (`small`, want == SMALL_DIRECT_READ) has a spare of its own,
+        # so that small reads never cut down the block large ones reuse.
+        cdef Py_ssize_t spare_cap
+        if small:
+            spare = self._small_spare
+            spare_cap = SMALL_DIRECT_READ
+        else:
+            spare = self._spare_bytes
+            spare_cap = self._spare_cap
+        if spare is not None and spare_cap >= want:
+            if small:
+                self._small_spare = None
+            else:
+                self._spare_bytes = None
             aioloop_bytes_reopen(spare, want)
-            cap[0] = self._spare_cap
+            cap[0] = spare_cap
             self._read_bytes_reused += 1
             return spare
         cap[0] = want
         return PyBytes_FromStringAndSize(NULL, want)
 
-    cdef void keep_read_bytes(self, object data, Py_ssize_t cap) noexcept:
+    cdef void keep_read_bytes(self, object data, Py_ssize_t cap, bint small) noexcept:
         # `data` came from take_read_bytes() and its caller holds the only
         # reference to it: nobody can see it change, so the next read may
-        # reuse it instead of a malloc() and a free() per read.
-        self._spare_bytes = data
-        self._spare_cap = cap
-
-    cdef object take_small_read_bytes(self):
-        # take_read_bytes() for a small read: SMALL_DIRECT_READ bytes, from
-        # a spare of its own so that small reads never cut down the block
-        # that large ones reuse.
-        spare = self._small_spare
-        if spare is not None:
-            self._small_spare = None
-            aioloop_bytes_reopen(spare, SMALL_DIRECT_READ)
-            self._read_bytes_reused += 1
-            return spare
-        return PyBytes_FromStringAndSize(NULL, SMALL_DIRECT_READ)
-
-    cdef void keep_small_read_bytes(self, object data) noexcept:
-        # keep_read_bytes() for what take_small_read_bytes() gave, whose
-        # block is whole (cut in place).
-        self._small_spare = data
+        # reuse it instead of a malloc() and a free() per read.  (A small
+        # read's block is always whole: SMALL_DIRECT_READ bytes.)
+        if small:
+            self._small_spare = data
+        else:
+            self._spare_bytes = data
+            self._spare_cap = cap
 
     # -- the clock ---------------------------------------------------------
 

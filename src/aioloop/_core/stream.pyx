@@ -323,18 +323,11 @@ cdef class StreamTransport:
             # how much is waiting first.  The object is the loop's spare
             # when the last one read came back unreferenced.
             loop = self._loop
-            if small:
-                data = loop.take_small_read_bytes()
-                cap = want
-            else:
-                data = loop.take_read_bytes(want, &cap)
+            data = loop.take_read_bytes(want, &cap, small)
             n = self._recv_now(PyBytes_AS_STRING(data), want)
             if n <= 0:
                 err = errno
-                if small:
-                    loop.keep_small_read_bytes(data)
-                else:
-                    loop.keep_read_bytes(data, cap)
+                loop.keep_read_bytes(data, cap, small)
                 data = None
                 if n == 0:
                     return self._on_eof()
@@ -358,10 +351,7 @@ cdef class StreamTransport:
             self._deliver(data)
             if Py_REFCNT(data) == 1:
                 # The protocol kept no reference: reuse it next time.
-                if small:
-                    loop.keep_small_read_bytes(data)
-                else:
-                    loop.keep_read_bytes(data, cap)
+                loop.keep_read_bytes(data, cap, small)
                 if self._returned_reads < RETURNED_READS_TRUSTED:
                     self._returned_reads += 1
             else:
