@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
 import threading
 import time
+import weakref
+from unittest import mock
 
 import pytest
 
@@ -418,3 +421,57 @@ def test_timer_heap_order_under_random_schedule_and_cancel(loop: aioloop.Loop) -
     loop.run_forever()
     assert fired == [i for _, i in sorted(expected)]
     assert loop._pending_counts() == (0, 0)
+
+
+def test_call_soon_and_get_debug_can_be_patched_on_a_loop_while_it_runs(loop: aioloop.Loop) -> None:
+    # asyncio's C Task and Future find call_soon and get_debug on the loop
+    # by name; aioloop answers those lookups from the bound methods it keeps
+    # while running.  An instance attribute must still win, as it does for
+    # asyncio's own loop (unittest.mock.patch.object, test doubles).
+    steps: list[object] = []
+    real_call_soon = loop.call_soon
+
+    def counting_call_soon(callback, *args, context=None):  # type: ignore[no-untyped-def]
+        steps.append(callback)
+        return real_call_soon(callback, *args, context=context)
+
+    async def sleeper() -> str:
+        await asyncio.sleep(0)
+        return "done"
+
+    async def main() -> tuple[str, bool, bool]:
+        with mock.patch.object(loop, "call_soon", counting_call_soon):
+            result = await asyncio.create_task(sleeper())   # steps go through the patch
+        patched_debug = mock.Mock(return_value=True)
+        loop.get_debug = patched_debug  # type: ignore[method-assign]
+        loop.create_future()             # a C Future asks get_debug at birth
+        debug_seen = patched_debug.called
+        del loop.get_debug
+        return result, debug_seen, loop.get_debug()
+
+    result, debug_seen, debug_after = loop.run_until_complete(main())
+    assert result == "done"
+    assert len(steps) >= 2          # the task's first step and its wake-up after sleep(0)
+    assert debug_seen and debug_after is False
+    assert "call_soon" not in vars(loop) and "get_debug" not in vars(loop)
+    # Restored: the loop's own methods again, running or not.
+    assert loop.call_soon.__name__ == "call_soon"
+    assert loop.run_until_complete(sleeper()) == "done"
+    with pytest.raises(AttributeError):
+        del loop.call_soon
+    assert type(loop).call_soon(loop, steps.clear) is not None   # the class attribute is the method
+
+
+def test_a_finished_run_leaves_no_reference_cycle_through_the_loop() -> None:
+    # While it runs, the loop keeps bound methods of itself; they must go
+    # when the run ends, or an unclosed loop would live until the cyclic GC.
+    lp = aioloop.new_event_loop()
+    lp.run_until_complete(asyncio.sleep(0))
+    lp.close()
+    ref = weakref.ref(lp)
+    gc.disable()
+    try:
+        del lp
+        assert ref() is None
+    finally:
+        gc.enable()

@@ -75,6 +75,14 @@ cdef class CoreLoop(LoopBase):
     cdef object _small_spare
     cdef readonly Py_ssize_t _read_bytes_reused
 
+    # While the loop runs: its bound call_soon and get_debug, which
+    # asyncio's C Task and Future look up on every step, callback and new
+    # future (see _HotMethod in core.pyx).  _hot_patched: an instance
+    # attribute shadows one of them (unittest.mock.patch.object).
+    cdef object _bound_call_soon
+    cdef object _bound_get_debug
+    cdef bint _hot_patched
+
     # Optional observer (x-ray, profilers); None costs one pointer test per
     # callback.
     cdef object _instrument

@@ -514,10 +514,18 @@ cdef class CoreLoop(LoopBase):
         # does: run_until_complete() of a future that is already done runs a
         # single iteration, and I/O that is ready by then must be seen.
         self._iterations_since_poll = self._poll_every
-        while True:
-            self._run_once()
-            if self._stopping:
-                break
+        self._bound_call_soon = _hot_call_soon._plain.__get__(self, type(self))
+        self._bound_get_debug = _hot_get_debug._plain.__get__(self, type(self))
+        try:
+            while True:
+                self._run_once()
+                if self._stopping:
+                    break
+        finally:
+            # The bound methods reference the loop: dropped after each run,
+            # they keep no cycle alive once it ends.
+            self._bound_call_soon = None
+            self._bound_get_debug = None
 
     cdef int _poll(self, int64_t timeout_ns) except -1:
         cdef int n
@@ -758,10 +766,79 @@ _call_soon_def.ml_flags = METH_FASTCALL | METH_KEYWORDS
 _call_soon_def.ml_doc = NULL
 
 
+cdef class _HotMethod:
+    # A data descriptor in place of a loop method that asyncio's C Task and
+    # Future look up by name on every use: call_soon for every task step and
+    # every done callback, get_debug for every new future.  A method (a
+    # non-data descriptor) makes each lookup search the loop's instance
+    # __dict__ first and then build a bound method; this one returns the
+    # bound method the loop keeps while it runs.  Assigning or deleting the
+    # attribute on a loop (unittest.mock.patch.object) still works: the value
+    # goes into the instance __dict__, and from then on lookups check there
+    # first, as they would for a method.
+    cdef readonly object _plain     # the method itself (what the class shows)
+    cdef object _name
+    cdef bint _is_call_soon
+    cdef type _loop_type            # the last CoreLoop subclass seen (skips the MRO walk)
+
+    def __cinit__(self, plain, name):
+        self._plain = plain
+        self._name = name
+        self._is_call_soon = name == 'call_soon'
+
+    def __get__(self, obj, objtype):
+        cdef CoreLoop loop
+        cdef object bound
+        if obj is None:
+            return self._plain
+        if type(obj) is not self._loop_type:
+            if not isinstance(obj, CoreLoop):
+                raise TypeError(f"descriptor '{self._name}' for 'CoreLoop' objects "
+                                f"doesn't apply to a '{type(obj).__name__}' object")
+            self._loop_type = type(obj)
+        loop = <CoreLoop>obj
+        if not loop._hot_patched:
+            bound = loop._bound_call_soon if self._is_call_soon else loop._bound_get_debug
+            if bound is not None:
+                return bound
+        else:
+            d = getattr(obj, '__dict__', None)
+            if d is not None and self._name in d:
+                return d[self._name]
+        return self._plain.__get__(obj, objtype)
+
+    def __set__(self, obj, value):
+        cdef CoreLoop loop = <CoreLoop?>obj
+        try:
+            d = obj.__dict__
+        except AttributeError:
+            raise AttributeError(
+                f"'{type(obj).__name__}' object attribute '{self._name}' is read-only") from None
+        loop._hot_patched = True
+        d[self._name] = value
+
+    def __delete__(self, obj):
+        cdef CoreLoop loop = <CoreLoop?>obj
+        d = getattr(obj, '__dict__', None)
+        if d is None or self._name not in d:
+            raise AttributeError(self._name)
+        del d[self._name]
+        loop._hot_patched = 'call_soon' in d or 'get_debug' in d
+
+
+cdef _HotMethod _hot_call_soon
+cdef _HotMethod _hot_get_debug
+
+
 def _install_fast_methods():
+    global _hot_call_soon, _hot_get_debug
+    cdef dict tp_dict = <dict><object>(<PyTypeObject*>CoreLoop).tp_dict
     descr = PyDescr_NewMethod(CoreLoop, &_call_soon_def)
     descr.__doc__  # (method descriptors take their doc from ml_doc)
-    (<dict><object>(<PyTypeObject*>CoreLoop).tp_dict)["call_soon"] = descr
+    _hot_call_soon = _HotMethod(descr, 'call_soon')
+    _hot_get_debug = _HotMethod(tp_dict['get_debug'], 'get_debug')
+    tp_dict['call_soon'] = _hot_call_soon
+    tp_dict['get_debug'] = _hot_get_debug
     PyType_Modified(CoreLoop)
 
 
