@@ -223,7 +223,13 @@ cdef class CoreLoop(LoopBase):
         if self._task_factory is not None:
             return self._create_task_with_factory(coro, name, context)
         # (Compiled code has no Python frame, so a debug-mode creation
-        # traceback already ends at the caller.)
+        # traceback already ends at the caller.)  Keywords that are None
+        # are left out: each one passed costs the call a dict entry and
+        # Task.__init__ a keyword match.
+        if context is None:
+            if name is None:
+                return _Task(coro, loop=self)
+            return _Task(coro, loop=self, name=name)
         return _Task(coro, loop=self, name=name, context=context)
 
     # -- scheduling ----------------------------------------------------------
