@@ -2,14 +2,18 @@
 #   make demo   run the example HTTP server on aioloop
 #   make test   build and run every test (CI runs exactly this)
 
-.PHONY: demo test test-3.11 test-3.12 test-3.13 bench lint clean
+.PHONY: demo test services test-3.11 test-3.12 test-3.13 bench lint clean
 
 demo:
 	@py=$$(scripts/venv.sh 3.11 | tail -n1) && $$py examples/http_server.py
 
 # 3.11: the whole suite, with CPython's test_asyncio conformance run.
 # 3.12 and 3.13: the same (each full conformance run takes about 90 s).
-test: test-3.11 test-3.12 test-3.13
+# services: the Debian servers tests/test_services.py runs clients against.
+test: services test-3.11 test-3.12 test-3.13
+
+services:
+	@scripts/services.sh
 
 test-3.11:
 	@py=$$(scripts/venv.sh 3.11 dev | tail -n1) && \

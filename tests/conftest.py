@@ -34,3 +34,8 @@ def loop() -> Iterator[aioloop.Loop]:
         gc.collect()
     leaked = _open_fds() - before
     assert not leaked, f"fds leaked by the loop: {sorted(leaked)}"
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, object]:
+    """pytest-asyncio runs the suite's asyncio tests (test_frameworks.py) on aioloop."""
+    return {"aioloop": aioloop.new_event_loop}
