@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import gc
 import socket
 import sys
 import threading
+import weakref
 
 import pytest
 
@@ -245,3 +247,27 @@ def test_concurrent_futures_exceptions_become_asyncio_ones(loop: aioloop.Loop) -
             await loop.run_in_executor(None, raise_, concurrent.futures.InvalidStateError())
 
     loop.run_until_complete(main())
+
+
+def test_a_failed_submit_leaves_no_reference_cycle(loop: aioloop.Loop) -> None:
+    # exc -> traceback -> worker frame -> work item -> future -> exc would
+    # keep the exception (and what its frames hold) until the cyclic GC;
+    # concurrent.futures breaks that cycle, and so must LoopThreadPool.
+    class Boom(Exception):
+        pass
+
+    def fail() -> None:
+        raise Boom()
+
+    pool = LoopThreadPool(loop, max_workers=1)
+    gc.disable()
+    try:
+        future = pool.submit(fail)
+        exc = future.exception(5)
+        assert isinstance(exc, Boom)
+        ref = weakref.ref(exc)
+        del exc, future
+        assert ref() is None
+    finally:
+        gc.enable()
+        pool.shutdown(wait=True)

@@ -169,6 +169,48 @@ def test_remove_reader_after_fd_was_closed_is_safe(loop: aioloop.Loop) -> None:
     loop.run_forever()
 
 
+def test_a_closed_socket_is_still_found_by_remove_reader_and_remove_writer(
+        loop: aioloop.Loop) -> None:
+    # asyncio's selector finds a registration by the file object itself
+    # once its fileno() is -1; anyio closes a socket before removing its
+    # reader.  The fd number must then be free for the next socket.
+    a, b = socket.socketpair()
+    loop.add_reader(a, print)
+    a.close()
+    assert loop.remove_reader(a) is True
+    with pytest.raises(ValueError):             # as asyncio: forgotten once removed
+        loop.remove_reader(a)
+    # Watched both ways, the poller cannot keep the other half of a closed
+    # fd: asyncio raises EBADF and drops the whole registration.
+    e, f = socket.socketpair()
+    loop.add_reader(e, print)
+    loop.add_writer(e, print)
+    e_fd = e.fileno()
+    e.close()
+    with pytest.raises(OSError):
+        loop.remove_reader(e)
+    assert loop._get_writer(e_fd) is None
+    with pytest.raises(ValueError):
+        loop.remove_writer(e)
+    f.close()
+    c, d = socket.socketpair()
+    fired: list[bytes] = []
+    try:
+        loop.add_reader(c, lambda: fired.append(c.recv(10)) or loop.stop())
+        d.send(b"x")
+        loop.call_later(5, loop.stop)
+        loop.run_forever()
+        assert fired == [b"x"]          # a stale registration would swallow this
+        assert loop.remove_reader(c) is True
+    finally:
+        for s in (b, c, d):
+            s.close()
+    with socket.socket() as never_registered:
+        pass
+    with pytest.raises(ValueError):     # as asyncio: nothing to find it by
+        loop.remove_reader(never_registered)
+
+
 def test_reader_removed_while_its_event_is_queued_does_not_run(loop: aioloop.Loop) -> None:
     # Both fds become ready in one poll; whichever callback runs first
     # removes the other's reader, whose already-queued callback must not run.

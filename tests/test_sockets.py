@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import socket
 
@@ -127,6 +128,30 @@ def test_connect_refused_raises_connection_refused(loop: aioloop.Loop) -> None:
             with pytest.raises(ConnectionRefusedError):
                 loop.run_until_complete(loop.sock_connect(client, ("127.0.0.1", port)))
             assert loop._get_writer(client.fileno()) is None
+
+
+def test_a_failed_connect_or_recv_leaves_no_reference_cycle(loop: aioloop.Loop) -> None:
+    # exc -> traceback -> frame -> future -> exc would keep every failed
+    # operation's exception alive until the cyclic GC (anyio checks this
+    # for its happy eyeballs); asyncio breaks the cycle, so must we.
+    async def refused() -> BaseException:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]  # bound but not listening
+            with socket.socket() as client:
+                client.setblocking(False)
+                try:
+                    await loop.sock_connect(client, ("127.0.0.1", port))
+                except ConnectionRefusedError as exc:
+                    return exc
+        raise AssertionError("connected to a port nobody listens on")
+
+    gc.disable()
+    try:
+        exc = loop.run_until_complete(refused())
+        assert gc.get_referrers(exc) == []
+    finally:
+        gc.enable()
 
 
 def test_blocking_socket_is_rejected(loop: aioloop.Loop) -> None:

@@ -133,6 +133,7 @@ class LifecycleMixin(LoopHost):
             asyncio_logger().debug("Close %r", self)
         self._close_signals()
         self._close_core()
+        self._fileobjs.clear()
         self._close_executor()
 
     def __del__(self, _warn: Any = warnings.warn) -> None:

@@ -47,6 +47,7 @@ def _settle(fut: asyncio.Future[Any], op: Any, *args: Any) -> bool:
         raise
     except BaseException as exc:
         fut.set_exception(exc)
+        del fut     # exc's traceback holds this frame: no cycle through the future
     else:
         fut.set_result(result)
     return True
@@ -197,6 +198,7 @@ class SocketsMixin(LoopHost):
             raise
         except BaseException as exc:
             fut.set_exception(exc)
+            del fut     # as asyncio does: no cycle exc -> traceback -> frame -> fut -> exc
         else:
             fut.set_result(None)
 

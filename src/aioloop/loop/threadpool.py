@@ -97,6 +97,7 @@ class _SubmittedWork:
             result = self.fn(*self.args, **self.kwargs)
         except BaseException as exc:
             self.future.set_exception(exc)
+            del self    # as concurrent.futures does: no cycle through the work item
         else:
             self.future.set_result(result)
 
