@@ -562,6 +562,21 @@ def test_connect_accepted_socket_bad_arguments(loop: aioloop.Loop) -> None:
                 asyncio.Protocol, sock, ssl=True))
 
 
+def test_start_tls_and_subprocesses_say_they_are_not_implemented(loop: aioloop.Loop) -> None:
+    # Later milestones; until then the error names aioloop and the way out,
+    # not asyncio's bare NotImplementedError.
+    async def main() -> None:
+        with pytest.raises(NotImplementedError, match=r"TLS.*aioloop"):
+            await loop.start_tls(mock_transport, asyncio.Protocol(), None)
+        with pytest.raises(NotImplementedError, match=r"subprocesses.*aioloop"):
+            await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
+        with pytest.raises(NotImplementedError, match=r"subprocesses.*aioloop"):
+            await asyncio.create_subprocess_shell("true")
+
+    mock_transport = asyncio.Transport()
+    loop.run_until_complete(main())
+
+
 # -- address helpers ----------------------------------------------------------------------
 
 

@@ -445,6 +445,12 @@ class NetworkMixin(NetHost):
                 ssl_shutdown_timeout=ssl_shutdown_timeout,
                 happy_eyeballs_delay=happy_eyeballs_delay, interleave=interleave)
 
+    async def start_tls(  # type: ignore[override]
+            self, transport: asyncio.BaseTransport, protocol: asyncio.BaseProtocol,
+            sslcontext: Any, **kwargs: Any) -> asyncio.Transport | None:
+        """Not implemented yet (TLS): raises NotImplementedError with a message."""
+        raise NotImplementedError(TLS_NOT_IMPLEMENTED)
+
     async def connect_accepted_socket(  # type: ignore[override]
             self, protocol_factory: ProtocolFactory, sock: socket.socket, *, ssl: Any = None,
             ssl_handshake_timeout: float | None = None,

@@ -13,8 +13,14 @@ from aioloop.loop._nethost import NetHost
 __all__ = ["PipesMixin"]
 
 
+SUBPROCESS_NOT_IMPLEMENTED = (
+    "subprocesses are not implemented by aioloop yet; use asyncio's own event "
+    "loop for subprocess_exec/subprocess_shell (asyncio.create_subprocess_*)")
+
+
 class PipesMixin(NetHost):
-    """connect_read_pipe, connect_write_pipe."""
+    """connect_read_pipe, connect_write_pipe; the subprocess methods say
+    that they are not implemented yet."""
 
     async def _connect_pipe(self, make: Callable[..., Any], what: str,
                             protocol_factory: Callable[[], asyncio.BaseProtocol],
@@ -59,3 +65,15 @@ class PipesMixin(NetHost):
         """
         return await self._connect_pipe(self._make_write_pipe_transport, "Write",
                                         protocol_factory, pipe)
+
+    async def subprocess_exec(  # type: ignore[override]
+            self, protocol_factory: Callable[[], asyncio.SubprocessProtocol],
+            *args: Any, **kwargs: Any) -> tuple[asyncio.SubprocessTransport, Any]:
+        """Not implemented yet: raises NotImplementedError with a message."""
+        raise NotImplementedError(SUBPROCESS_NOT_IMPLEMENTED)
+
+    async def subprocess_shell(  # type: ignore[override]
+            self, protocol_factory: Callable[[], asyncio.SubprocessProtocol],
+            cmd: bytes | str, **kwargs: Any) -> tuple[asyncio.SubprocessTransport, Any]:
+        """Not implemented yet: raises NotImplementedError with a message."""
+        raise NotImplementedError(SUBPROCESS_NOT_IMPLEMENTED)
