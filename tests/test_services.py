@@ -9,6 +9,7 @@ afterwards.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import glob
 import os
 import shutil
@@ -54,13 +55,20 @@ def _wait_for_port(port: int, proc: subprocess.Popen[bytes], what: str) -> None:
     raise RuntimeError(f"{what} did not start listening on port {port}")
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
+@contextlib.contextmanager
+def _running(command: list[str], port: int, what: str) -> Iterator[None]:
+    """Start a server, wait until it listens on port, and stop it afterwards."""
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+        _wait_for_port(port, proc, what)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 @pytest.fixture
@@ -69,15 +77,10 @@ def redis_server() -> Iterator[Service]:
         pytest.skip("redis-server is not installed (scripts/services.sh installs it)")
     with tempfile.TemporaryDirectory() as tmp:
         port = _free_port()
-        proc = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", tmp, "--unixsocket", os.path.join(tmp, "redis.sock")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            _wait_for_port(port, proc, "redis-server")
+        with _running([REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                       "--appendonly", "no", "--dir", tmp,
+                       "--unixsocket", os.path.join(tmp, "redis.sock")], port, "redis-server"):
             yield Service(port, tmp)
-        finally:
-            _stop(proc)
 
 
 @pytest.fixture
@@ -93,15 +96,9 @@ def postgres_server() -> Iterator[Service]:
                         "-U", "postgres", "--no-sync"],
                        check=True, capture_output=True)
         port = _free_port()
-        proc = subprocess.Popen(
-            [*as_user, os.path.join(PG_BIN, "postgres"), "-D", data, "-p", str(port),
-             "-k", tmp, "-h", "127.0.0.1", "-c", "fsync=off"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            _wait_for_port(port, proc, "postgres")
+        with _running([*as_user, os.path.join(PG_BIN, "postgres"), "-D", data, "-p", str(port),
+                       "-k", tmp, "-h", "127.0.0.1", "-c", "fsync=off"], port, "postgres"):
             yield Service(port, tmp)
-        finally:
-            _stop(proc)
 
 
 async def _redis_session(server: Service) -> None:
