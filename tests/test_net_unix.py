@@ -4,6 +4,7 @@ stale socket files, clean-up on close (3.13), argument checks."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import pathlib
 import socket
@@ -276,3 +277,12 @@ def test_connection_bad_arguments(loop: aioloop.Loop, kwargs: dict[str, Any],
                                   exc: type[BaseException], message: str) -> None:
     with pytest.raises(exc, match=message):
         loop.run_until_complete(loop.create_unix_connection(Echo, **kwargs))
+
+
+def test_a_path_that_cannot_be_checked_fails_before_any_socket_exists(loop: aioloop.Loop) -> None:
+    # os.stat() refuses an embedded NUL with ValueError; asyncio checks the
+    # path before it makes the socket, so nothing is left to close (a leak
+    # would fail this test as a ResourceWarning).
+    with pytest.raises(ValueError):
+        loop.run_until_complete(loop.create_unix_server(asyncio.Protocol, "bad\0path"))
+    gc.collect()

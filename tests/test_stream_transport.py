@@ -13,6 +13,7 @@ import os
 import socket
 import struct
 from typing import Any
+from unittest import mock
 
 import pytest
 from streamkit import Recorder, make_transport, pair
@@ -39,6 +40,26 @@ def test_data_flows_both_ways_and_close_reports_connection_lost(loop: aioloop.Lo
         assert await proto.lost is None
         assert proto.events[-1] == ("lost", None)
         assert await loop.sock_recv(b, 100) == b""  # the socket was closed
+        b.close()
+
+    loop.run_until_complete(main())
+
+
+def test_a_transport_method_can_be_patched_on_the_instance(loop: aioloop.Loop) -> None:
+    # asyncio's transports are plain Python objects, and tests (aiohttp's
+    # heartbeat tests) patch their methods: mock.patch.object(t, "write").
+    async def main() -> None:
+        a, b = pair()
+        tr = await make_transport(loop, a, Recorder(loop))
+        with mock.patch.object(tr, "write", side_effect=ConnectionResetError) as patched:
+            with pytest.raises(ConnectionResetError):
+                tr.write(b"x")
+            assert patched.call_count == 1
+        tr.write(b"real")                       # restored
+        assert await loop.sock_recv(b, 100) == b"real"
+        tr.note = "anything"  # type: ignore[attr-defined]
+        assert tr.note == "anything"  # type: ignore[attr-defined]
+        tr.close()
         b.close()
 
     loop.run_until_complete(main())

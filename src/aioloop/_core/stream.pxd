@@ -41,6 +41,10 @@ cdef class StreamTransport(IOTarget):
     cdef Py_ssize_t _buffer_size
     cdef object _empty_waiter    # sendfile's "buffer drained" future
     cdef object __weakref__
+    # Instance attributes, as asyncio's transports have: code and tests
+    # patch methods on a transport (mock.patch.object(t, "write", ...)).
+    # Created on the first assignment; until then lookups skip it.
+    cdef dict __dict__
 
     cdef int _start_reading(self) except -1
     cdef ssize_t _send_now(self, const char *buf, Py_ssize_t size, int *err) noexcept

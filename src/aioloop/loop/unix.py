@@ -49,8 +49,8 @@ def remove_stale_socket_file(path: Any) -> None:
 
 def _bind_unix_path(path: Any) -> socket.socket:
     """A stream socket bound to path (a stale socket file there is replaced)."""
+    remove_stale_socket_file(path)      # before the socket: nothing to close if it raises
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    remove_stale_socket_file(path)
     try:
         sock.bind(path)
     except OSError as exc:
