@@ -77,7 +77,7 @@ cdef class CoreLoop(LoopBase):
 
     # While the loop runs: its bound call_soon and get_debug, which
     # asyncio's C Task and Future look up on every step, callback and new
-    # future (see _HotMethod in core.pyx).  _hot_patched: an instance
+    # future (see hotmethods.pyx).  _hot_patched: an instance
     # attribute shadows one of them (unittest.mock.patch.object).
     cdef object _bound_call_soon
     cdef object _bound_get_debug
