@@ -54,6 +54,7 @@ cdef class StreamTransport(IOTarget):
     cdef int _read_into_protocol(self) except -1
     cdef int _read_failed(self, int err) except -1
     cdef int _deliver(self, object data) except -1
+    cdef bint _let_go(self, object data) noexcept
     cdef int _deliver_failed(self, object data, bint raised) except -1
     cdef int _read_into_buffer(self) except -1
     cdef int _on_eof(self) except -1

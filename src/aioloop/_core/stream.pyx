@@ -349,13 +349,9 @@ cdef class StreamTransport:
                 and cap <= IN_PLACE_CUT_MAX else AIOLOOP_SHRINK_IN_PLACE)
             self._read_hint = _next_read_hint(hint, n)
             self._deliver(data)
-            if Py_REFCNT(data) == 1:
+            if self._let_go(data):
                 # The protocol kept no reference: reuse it next time.
                 loop.keep_read_bytes(data, cap, small)
-                if self._returned_reads < RETURNED_READS_TRUSTED:
-                    self._returned_reads += 1
-            else:
-                self._returned_reads = RETURNED_READS_TRUSTED - KEPT_READ_PENALTY
             return 0
         buf = self._loop.recv_buffer()
         n = self._recv_now(buf, RECV_SIZE)
@@ -366,14 +362,22 @@ cdef class StreamTransport:
         self._read_hint = _next_read_hint(0, n)
         data = PyBytes_FromStringAndSize(buf, n)
         self._deliver(data)
-        # Count the objects the protocol lets go of here too: once it has
-        # let go of RETURNED_READS_TRUSTED in a row, small reads go direct.
+        # Counted here too: once the protocol has let go of
+        # RETURNED_READS_TRUSTED in a row, small reads go direct.
+        self._let_go(data)
+        return 0
+
+    cdef inline bint _let_go(self, object data) noexcept:
+        # Whether the protocol let go of what it was just given (the caller
+        # holds the only reference), counted towards trusting it with
+        # in-place cuts and small direct reads; one it keeps sets the count
+        # back by KEPT_READ_PENALTY.
         if Py_REFCNT(data) == 1:
             if self._returned_reads < RETURNED_READS_TRUSTED:
                 self._returned_reads += 1
-        else:
-            self._returned_reads = RETURNED_READS_TRUSTED - KEPT_READ_PENALTY
-        return 0
+            return True
+        self._returned_reads = RETURNED_READS_TRUSTED - KEPT_READ_PENALTY
+        return False
 
     cdef ssize_t _recv_now(self, char *buf, Py_ssize_t size) noexcept:
         # One read of up to size bytes (errno set when it fails).
