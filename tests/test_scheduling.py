@@ -112,6 +112,63 @@ def test_call_soon_keyword_checks_match_asyncio(loop: aioloop.Loop) -> None:
         loop.call_soon(context=ctx)
 
 
+def test_a_handle_someone_holds_is_never_reused(loop: aioloop.Loop) -> None:
+    # The loop reuses a one-shot handle that has run for the next
+    # call_soon(), but only when nothing else can see it: a handle the
+    # caller kept, or one with a weak reference, stays what it was.  Each
+    # run ends with the handle under test (the last to run is the one
+    # the loop would keep).
+    def last() -> None:
+        loop.stop()
+
+    def other() -> None:
+        pass
+
+    kept = loop.call_soon(last)
+    loop.run_forever()
+    fresh = loop.call_soon(other)
+    assert fresh is not kept
+    assert "other" not in repr(kept) and not kept.cancelled()
+    kept.cancel()          # a no-op on a handle that ran; must not touch the new one
+    assert not fresh.cancelled()
+
+    weakly = weakref.ref(loop.call_soon(last))
+    loop.run_forever()
+    fresh = loop.call_soon(other)
+    assert weakly() is None           # freed as usual, not recycled
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+
+
+def test_a_handle_kept_for_reuse_keeps_nothing_alive(loop: aioloop.Loop) -> None:
+    # A handle that has run, emptied for reuse, must not hold its
+    # callback, its arguments or its Context (and what the Context holds).
+    class Payload:
+        pass
+
+    var: contextvars.ContextVar[Payload] = contextvars.ContextVar("var")
+    payload, arg = Payload(), Payload()
+    ctx = contextvars.copy_context()
+    ctx.run(var.set, payload)
+    refs = [weakref.ref(payload), weakref.ref(arg)]
+
+    seen: list[bool] = []
+
+    class Callback:
+        def __call__(self, a: Payload) -> None:
+            seen.append(var.get() is refs[0]() and a is refs[1]())
+            loop.stop()    # so that this handle is the last to run, and kept
+
+    callback = Callback()
+    refs.append(weakref.ref(callback))
+    loop.call_soon(callback, arg, context=ctx)
+    del payload, arg, ctx, callback
+    loop.run_forever()
+    gc.collect()
+    assert seen == [True]
+    assert [r() for r in refs] == [None, None, None]
+
+
 def test_callback_sees_its_own_context_copy(loop: aioloop.Loop) -> None:
     var: contextvars.ContextVar[int] = contextvars.ContextVar("var", default=0)
     var.set(1)

@@ -28,6 +28,7 @@ from asyncio import Future as _Future, Task as _Task
 
 from aioloop._core.clock cimport monotonic_ns, seconds_to_ns_ceil
 from aioloop._core.handles cimport (LoopBase, Handle, TimerHandle, IOTarget, new_handle,
+                                    keep_spare_handle,
                                     new_io_handle, new_timer)
 from aioloop._core.ready_queue cimport ReadyQueue
 from aioloop._core.timers cimport TimerHeap
@@ -622,6 +623,9 @@ cdef class CoreLoop(LoopBase):
                 # tracked, see handles.pyx).
                 h._callback = None
                 h._args = None
+                # Held here by `h` and _current_handle only: the next
+                # call_soon() may reuse it.
+                keep_spare_handle(self, h, 2)
         self._current_handle = None
         return 0
 
@@ -653,6 +657,7 @@ cdef class CoreLoop(LoopBase):
         self._ready.clear()
         self._timers.clear()
         self._drop_context_template()
+        self._spare_handle = None
         for fd in range(self._fd_capacity):
             h = self._readers[fd]
             self._readers[fd] = NULL

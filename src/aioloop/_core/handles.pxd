@@ -16,6 +16,9 @@ cdef class LoopBase:
     # Per loop, so that only this loop's thread ever enters it.
     cdef PyObject *_ctx_template
     cdef PyObject *_ctx_template_vars
+    # A one-shot handle that has run and that nothing else references,
+    # emptied, for the next new_handle() to fill in (see keep_spare_handle).
+    cdef Handle _spare_handle
 
     cdef int _timer_cancelled(self, TimerHandle timer) except -1
     cdef void _drop_context_template(self) noexcept
@@ -65,6 +68,7 @@ cdef class TimerHandle(Handle):
 
 
 cdef Handle new_handle(object callback, tuple args, LoopBase loop, object context)
+cdef void keep_spare_handle(LoopBase loop, Handle h, Py_ssize_t own_refs) noexcept
 cdef Handle new_io_handle(IOTarget target, int token, LoopBase loop)
 cdef TimerHandle new_timer(double when, object callback, tuple args,
                            LoopBase loop, object context)

@@ -9,13 +9,23 @@ inherit from a Python class.  docs/differences.md records this.
 """
 
 cimport cython
-from cpython.ref cimport PyObject, Py_DECREF, Py_XDECREF
+from cpython.ref cimport PyObject, Py_DECREF, Py_XDECREF, Py_REFCNT
 from cpython.contextvars cimport (PyContext_Copy, PyContext_CopyCurrent, PyContext_Enter,
                                   PyContext_Exit)
 
 cdef extern from "Python.h":
     # A new reference, or NULL with an exception set (Cython raises it).
     object PyObject_Vectorcall(object callable, PyObject **args, size_t nargsf, PyObject *kwnames)
+
+cdef extern from *:
+    """
+    /* Whether weak references to `o` exist (its type supports them). */
+    static inline int aioloop_has_weakrefs(PyObject *o) {
+        Py_ssize_t off = Py_TYPE(o)->tp_weaklistoffset;
+        return off > 0 && *(PyObject **)((char *)o + off) != NULL;
+    }
+    """
+    bint aioloop_has_weakrefs(object o) noexcept
 
 cdef extern from "ctxshare.h":
     int aioloop_ctxshare_init() except -1
@@ -276,8 +286,13 @@ cdef inline int _set_context(Handle h, LoopBase loop, object context) except -1:
 
 
 cdef Handle new_handle(object callback, tuple args, LoopBase loop, object context):
-    # Built without __init__: no argument parsing on the hot path.
-    cdef Handle h = Handle.__new__(Handle)
+    # Built without __init__: no argument parsing on the hot path, and,
+    # when the loop kept one, from the handle that ran last.
+    cdef Handle h = loop._spare_handle
+    if h is not None:
+        loop._spare_handle = None
+    else:
+        h = Handle.__new__(Handle)
     h._callback = callback
     h._args = args
     h._loop = loop
@@ -285,6 +300,24 @@ cdef Handle new_handle(object callback, tuple args, LoopBase loop, object contex
     if loop._debug:
         h._source_traceback = _debug_stack(loop)
     return h
+
+
+cdef void keep_spare_handle(LoopBase loop, Handle h, Py_ssize_t own_refs) noexcept:
+    # Called by the loop once a one-shot handle has run and its callback and
+    # arguments are dropped.  If only the loop holds it (`own_refs`
+    # references, no weak ones) nobody can see it again, so it is emptied
+    # and kept for the next new_handle(): a task step then costs no
+    # allocation and no deallocation of a handle.  A spare references
+    # nothing (not even the loop), so it keeps nothing alive.
+    if (Py_REFCNT(h) != own_refs or type(h) is not Handle or h._cancelled
+            or aioloop_has_weakrefs(h)):
+        return
+    h._ctx = None
+    h._shared_vars = None
+    h._loop = None
+    if h._source_traceback is not None:
+        h._source_traceback = None
+    loop._spare_handle = h
 
 
 cdef Handle new_io_handle(IOTarget target, int token, LoopBase loop):

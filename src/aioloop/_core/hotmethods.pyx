@@ -33,6 +33,7 @@ cdef extern from "Python.h":
     int METH_FASTCALL
     int METH_KEYWORDS
     Py_ssize_t PyTuple_GET_SIZE(object t)
+    PyObject *PyTuple_GET_ITEM(object t, Py_ssize_t i)
 
 cdef extern from *:
     """
@@ -65,31 +66,47 @@ cdef object _context_kwname = 'context'
 
 cdef object _call_soon_vectorcall(object self, PyObject **args, Py_ssize_t nargs,
                                   PyObject *kwnames):
-    global _context_kwname
-    cdef CoreLoop loop = <CoreLoop>self
-    cdef object context = None
-    cdef object name
-    if kwnames != NULL and PyTuple_GET_SIZE(<object>kwnames) != 0:
-        name = (<object>kwnames)[0]
-        if PyTuple_GET_SIZE(<object>kwnames) == 1 and name is _context_kwname:
-            pass        # the string seen last time: one comparison
-        elif PyTuple_GET_SIZE(<object>kwnames) == 1 and name == 'context':
-            _context_kwname = name
-        else:
-            for name in <object>kwnames:
-                if name != 'context':
-                    raise TypeError(f"call_soon() got an unexpected keyword argument '{name}'")
-            raise TypeError("call_soon() got multiple values for argument 'context'")
-        context = <object>args[nargs]
+    # Borrowed pointers throughout: asyncio's C Task calls this for every
+    # step, and each reference taken and dropped is a few instructions.
+    cdef PyObject *context = NULL
+    cdef Py_ssize_t nkw = 0
+    if kwnames != NULL:
+        nkw = PyTuple_GET_SIZE(<object>kwnames)
+    if nkw:
+        if nkw != 1 or not _is_context_kwname(PyTuple_GET_ITEM(<object>kwnames, 0)):
+            _reject_keywords(<object>kwnames)
+        context = args[nargs]
     if nargs < 1:
         raise TypeError("call_soon() missing 1 required positional argument: 'callback'")
-    callback = <object>args[0]
-    if loop._closed:
+    if (<CoreLoop>self)._closed:
         raise RuntimeError('Event loop is closed')
-    if loop._debug:
-        loop._check_thread()
-        loop._check_callback(callback, 'call_soon')
-    return loop._call_soon(callback, aioloop_tuple_from_array(args + 1, nargs - 1), context)
+    if (<CoreLoop>self)._debug:
+        (<CoreLoop>self)._check_thread()
+        (<CoreLoop>self)._check_callback(<object>args[0], 'call_soon')
+    return (<CoreLoop>self)._call_soon(
+        <object>args[0],
+        aioloop_tuple_from_array(args + 1, nargs - 1) if nargs > 1 else (),
+        <object>context if context != NULL else None)
+
+
+cdef inline bint _is_context_kwname(PyObject *name) except -1:
+    # Whether a keyword name is 'context': the string seen last time is
+    # one comparison (asyncio's C Task passes the interpreter's static one
+    # every time).
+    global _context_kwname
+    if name == <PyObject*>_context_kwname:
+        return True
+    if <object>name == 'context':
+        _context_kwname = <object>name
+        return True
+    return False
+
+
+cdef int _reject_keywords(object kwnames) except -1:
+    for name in kwnames:
+        if name != 'context':
+            raise TypeError(f"call_soon() got an unexpected keyword argument '{name}'")
+    raise TypeError("call_soon() got multiple values for argument 'context'")
 
 
 cdef PyMethodDef _call_soon_def
@@ -120,6 +137,16 @@ cdef class _HotMethod:
         self._is_call_soon = name == 'call_soon'
 
     def __get__(self, obj, objtype):
+        cdef object bound
+        if type(obj) is self._loop_type and not (<CoreLoop>obj)._hot_patched:
+            # A running loop of the kind seen last, not patched: its bound method.
+            bound = (<CoreLoop>obj)._bound_call_soon if self._is_call_soon \
+                else (<CoreLoop>obj)._bound_get_debug
+            if bound is not None:
+                return bound
+        return self._get_other(obj, objtype)
+
+    cdef object _get_other(self, obj, objtype):
         cdef CoreLoop loop
         cdef object bound
         if obj is None:
