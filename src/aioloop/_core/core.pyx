@@ -15,7 +15,7 @@ One iteration of ``_run_once`` (the whole scheduler fits on a screen):
 
 cimport cython
 from cpython.ref cimport PyObject, Py_INCREF, Py_XDECREF, Py_DECREF
-from libc.errno cimport errno, EAGAIN, EINTR
+from libc.errno cimport errno
 from libc.stdint cimport uint64_t, int64_t
 from libc.stdlib cimport malloc, realloc, free
 from libc.string cimport memset
@@ -49,9 +49,7 @@ from cpython.bytes cimport PyBytes_FromStringAndSize
 cdef extern from "recvbytes.h":
     void aioloop_bytes_reopen(object b, Py_ssize_t size)
 
-cdef extern from "rawio.h" nogil:
-    ssize_t read "aioloop_read"(int fd, void *buf, size_t count)
-    ssize_t write "aioloop_write"(int fd, const void *buf, size_t count)
+from aioloop._core.rawio cimport read, write
 
 
 # Default gap between polls while callbacks keep the loop busy (see module

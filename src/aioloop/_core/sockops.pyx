@@ -12,7 +12,7 @@ keep asyncio's signatures, checks and cancellation behaviour.
 
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE, PyBUF_WRITABLE
 from cpython.bytes cimport PyBytes_FromStringAndSize
-from libc.errno cimport errno, EAGAIN, EINTR
+from libc.errno cimport errno
 
 import os
 import weakref
@@ -21,12 +21,7 @@ from aioloop._core.core cimport CoreLoop, RECV_BUFFER_SIZE
 from aioloop._core.handles cimport Handle, IOTarget
 from aioloop._core.poller cimport EV_READ, EV_WRITE
 
-cdef extern from "rawio.h" nogil:
-    ssize_t c_send "aioloop_send"(int fd, const void *buf, size_t n, int flags)
-    ssize_t c_recv "aioloop_recv"(int fd, void *buf, size_t n, int flags)
-
-cdef extern from "<sys/socket.h>" nogil:
-    int MSG_NOSIGNAL
+from aioloop._core.rawio cimport MSG_NOSIGNAL, send as c_send, recv as c_recv, would_block
 
 cdef extern from "recvbytes.h":
     Py_ssize_t aioloop_pending(int fd) nogil
@@ -73,14 +68,14 @@ cdef object _recv_now(CoreLoop loop, int fd, Py_ssize_t n):
     if want >= LARGE_READ:
         data = aioloop_recv_bytes(fd, want, 1, &err)
         if data is None:
-            if err == EAGAIN or err == EINTR:
+            if would_block(err):
                 return NOT_READY
             raise _oserror(err)
         return data
     buf = loop.recv_buffer()
     got = c_recv(fd, buf, min(n, RECV_BUFFER_SIZE), 0)
     if got < 0:
-        if errno == EAGAIN or errno == EINTR:
+        if would_block(errno):
             return NOT_READY
         raise _oserror(errno)
     return PyBytes_FromStringAndSize(buf, got)
@@ -99,7 +94,7 @@ cdef object _recv_into_now(int fd, object target, Py_ssize_t nbytes):
     finally:
         PyBuffer_Release(&view)
     if got < 0:
-        if err == EAGAIN or err == EINTR:
+        if would_block(err):
             return NOT_READY
         raise _oserror(err)
     return got
@@ -117,7 +112,7 @@ cdef Py_ssize_t _send_some(int fd, object data, Py_ssize_t pos) except -2:
     finally:
         PyBuffer_Release(&view)
     if n < 0:
-        if err == EAGAIN or err == EINTR:
+        if would_block(err):
             return -1
         raise _oserror(err)
     return n

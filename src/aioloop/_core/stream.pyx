@@ -27,7 +27,7 @@ from cpython.ref cimport Py_INCREF, Py_REFCNT
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE, PyBUF_WRITABLE
 from cpython.bytes cimport (PyBytes_FromStringAndSize, PyBytes_CheckExact, PyBytes_GET_SIZE,
                             PyBytes_AS_STRING)
-from libc.errno cimport errno, EAGAIN, EINTR
+from libc.errno cimport errno
 from libc.string cimport memset
 
 import collections
@@ -44,33 +44,8 @@ from aioloop._core.debug import asyncio_logger
 from aioloop._core.oserror cimport raise_oserror
 from aioloop._core.poller cimport EV_READ, EV_WRITE
 from aioloop._core.readsize cimport SMALL_DIRECT_READ, _next_read_hint
-
-cdef extern from "<sys/socket.h>" nogil:
-    int MSG_NOSIGNAL
-
-cdef extern from "<sys/uio.h>" nogil:
-    cdef struct iovec:
-        void *iov_base
-        size_t iov_len
-
-cdef extern from "<sys/socket.h>" nogil:
-    cdef struct msghdr:
-        void *msg_name
-        unsigned int msg_namelen
-        iovec *msg_iov
-        size_t msg_iovlen
-        void *msg_control
-        size_t msg_controllen
-        int msg_flags
-
-# The system calls, without glibc's cancellation-point bracketing (rawio.h).
-cdef extern from "rawio.h" nogil:
-    ssize_t send "aioloop_send"(int fd, const void *buf, size_t n, int flags)
-    ssize_t recv "aioloop_recv"(int fd, void *buf, size_t n, int flags)
-    ssize_t writev "aioloop_writev"(int fd, const iovec *iov, int iovcnt)
-    ssize_t sendmsg "aioloop_sendmsg"(int fd, const msghdr *msg, int flags)
-    ssize_t read "aioloop_read"(int fd, void *buf, size_t n)
-    ssize_t write "aioloop_write"(int fd, const void *buf, size_t n)
+from aioloop._core.rawio cimport (MSG_NOSIGNAL, iovec, msghdr, send, recv, writev, sendmsg,
+                                   read, write, would_block)
 
 cdef extern from "pycall.h":
     int aioloop_call_one(object callable, object arg) noexcept
@@ -94,11 +69,6 @@ cdef enum:
     IN_PLACE_CUT_MAX = 131072
     WRITEV_MAX = 64             # buffers per writev() call
     LOG_THRESHOLD_FOR_CONNLOST_WRITES = 5
-
-
-cdef inline bint _would_block(int err) noexcept:
-    # EWOULDBLOCK is EAGAIN on Linux.
-    return err == EAGAIN or err == EINTR
 
 
 def _face(name, *bases):
@@ -386,7 +356,7 @@ cdef class StreamTransport:
         return read(self._sock_fd, buf, size)
 
     cdef int _read_failed(self, int err) except -1:
-        if _would_block(err):
+        if would_block(err):
             return 0
         self._fatal_error(OSError(err, os.strerror(err)), 'Fatal read error on socket transport')
         return 0
@@ -435,7 +405,7 @@ cdef class StreamTransport:
         finally:
             PyBuffer_Release(&view)
         if n < 0:
-            if _would_block(errno):
+            if would_block(errno):
                 return 0
             try:
                 raise_oserror()
@@ -524,7 +494,7 @@ cdef class StreamTransport:
             if n == size:
                 return
             if n < 0:
-                if not _would_block(err):
+                if not would_block(err):
                     self._fatal_error(OSError(err, os.strerror(err)),
                                       'Fatal write error on socket transport')
                     return
@@ -593,7 +563,7 @@ cdef class StreamTransport:
         for i in range(count):
             PyBuffer_Release(&views[i])
         if n < 0:
-            if _would_block(err):
+            if would_block(err):
                 return 0
             self._loop._remove_io(self._sock_fd, EV_WRITE)
             self._buffer.clear()
