@@ -485,6 +485,7 @@ def test_call_soon_and_get_debug_can_be_patched_on_a_loop_while_it_runs(loop: ai
     # by name; aioloop answers those lookups from the bound methods it keeps
     # while running.  An instance attribute must still win, as it does for
     # asyncio's own loop (unittest.mock.patch.object, test doubles).
+    loop.set_debug(False)    # the real get_debug() answers False below (PYTHONASYNCIODEBUG)
     steps: list[object] = []
     real_call_soon = loop.call_soon
 
