@@ -147,8 +147,9 @@ cdef class _HotMethod:
         return self._get_other(obj, objtype)
 
     cdef object _get_other(self, obj, objtype):
-        cdef CoreLoop loop
-        cdef object bound
+        # The class itself, a loop of another type than the last one seen
+        # (remembered for the fast path; this once, a new bound method), a
+        # loop that is not running, or one with the attribute patched.
         if obj is None:
             return self._plain
         if type(obj) is not self._loop_type:
@@ -156,12 +157,7 @@ cdef class _HotMethod:
                 raise TypeError(f"descriptor '{self._name}' for 'CoreLoop' objects "
                                 f"doesn't apply to a '{type(obj).__name__}' object")
             self._loop_type = type(obj)
-        loop = <CoreLoop>obj
-        if not loop._hot_patched:
-            bound = loop._bound_call_soon if self._is_call_soon else loop._bound_get_debug
-            if bound is not None:
-                return bound
-        else:
+        if (<CoreLoop>obj)._hot_patched:
             d = getattr(obj, '__dict__', None)
             if d is not None and self._name in d:
                 return d[self._name]
