@@ -4,6 +4,7 @@ going away, what is not a pipe."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import socket
 import tempfile
@@ -94,6 +95,60 @@ def test_write_pipe_sees_the_reader_go(loop: aioloop.Loop) -> None:
         assert w_tr.is_closing()
 
     loop.run_until_complete(main())
+
+
+@pytest.mark.parametrize("how", ["close", "write_eof"])
+def test_closing_a_write_pipe_flushes_its_buffer_and_drops_later_writes(
+    loop: aioloop.Loop, how: str
+) -> None:
+    # asyncio's pipe transports: write_eof() is close(); what was written
+    # before is still delivered, what is written after is dropped (a
+    # socket transport would queue it while its buffer drains).
+    async def main() -> None:
+        rfd, wfd = os.pipe()
+        w_tr, writer = await loop.connect_write_pipe(lambda: Writer(loop), open(wfd, "wb", 0))
+        _r_tr, reader = await loop.connect_read_pipe(lambda: Reader(loop), open(rfd, "rb", 0))
+        payload = os.urandom(200_000)  # more than the pipe holds: some is queued
+        w_tr.write(payload)
+        assert w_tr.get_write_buffer_size() > 0
+        getattr(w_tr, how)()
+        assert w_tr.is_closing()
+        w_tr.write(b"after")
+        w_tr.writelines([b"after"])
+        assert await asyncio.wait_for(writer.lost, 5) is None
+        assert await asyncio.wait_for(reader.lost, 5) is None
+        assert reader.eof
+        assert bytes(reader.data) == payload
+
+    loop.run_until_complete(main())
+
+
+def test_a_full_disk_ends_the_write_pipe_with_enospc(
+    loop: aioloop.Loop, caplog: pytest.LogCaptureFixture
+) -> None:
+    # /dev/full is a character device, which connect_write_pipe accepts,
+    # and every write to it fails with ENOSPC.  As asyncio's pipe transport
+    # does: the OSError goes to connection_lost (not to the exception
+    # handler), the transport closes, and later writes are dropped, with a
+    # warning once they reach the fifth.
+    handled: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _loop, ctx: handled.append(ctx))
+
+    async def main() -> None:
+        with open("/dev/full", "wb", 0) as full:
+            w_tr, writer = await loop.connect_write_pipe(lambda: Writer(loop), full)
+            w_tr.write(b"no room for this")
+            assert w_tr.is_closing()
+            assert w_tr.get_write_buffer_size() == 0
+            exc = await asyncio.wait_for(writer.lost, 5)
+            assert isinstance(exc, OSError) and exc.errno == errno.ENOSPC
+            with caplog.at_level("WARNING", logger="asyncio"):
+                for _ in range(5):
+                    w_tr.write(b"dropped")
+            assert "os.write(pipe, data) raised exception" in caplog.text
+
+    loop.run_until_complete(main())
+    assert handled == []
 
 
 def test_pipes_over_a_socket_pair(loop: aioloop.Loop) -> None:

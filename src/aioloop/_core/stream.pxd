@@ -63,5 +63,6 @@ cdef class StreamTransport(IOTarget):
     cdef int _maybe_pause_protocol(self) except -1
     cdef int _maybe_resume_protocol(self) except -1
     cdef int _tell_protocol(self, str method) except -1
+    cdef str _what_failed(self, str kind)
     cdef int _fatal_error(self, object exc, str message) except -1
     cdef int _force_close(self, object exc) except -1

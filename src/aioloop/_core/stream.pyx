@@ -358,7 +358,7 @@ cdef class StreamTransport:
     cdef int _read_failed(self, int err) except -1:
         if would_block(err):
             return 0
-        self._fatal_error(OSError(err, os.strerror(err)), 'Fatal read error on socket transport')
+        self._fatal_error(OSError(err, os.strerror(err)), self._what_failed('read'))
         return 0
 
     cdef int _deliver(self, object data) except -1:
@@ -410,7 +410,7 @@ cdef class StreamTransport:
             try:
                 raise_oserror()
             except OSError as exc:
-                self._fatal_error(exc, 'Fatal read error on socket transport')
+                self._fatal_error(exc, self._what_failed('read'))
             return 0
         if n == 0:
             return self._on_eof()
@@ -476,10 +476,19 @@ cdef class StreamTransport:
             raise RuntimeError('unable to write; sendfile is in progress')
         if (PyBytes_GET_SIZE(data) == 0) if exact else not data:
             return
-        if self._conn_lost:
+        if self._conn_lost or (self._closing and not self._is_socket):
+            # Dropped, as asyncio does: a socket's once the connection is
+            # lost, a pipe's as soon as it is closing (asyncio's socket
+            # transports still queue what is written after close() while
+            # their buffer drains; its pipe transports do not).  Only drops
+            # after the loss are counted towards the warning: _conn_lost
+            # also says "stop writing", and a closing pipe still flushes.
             if self._conn_lost >= LOG_THRESHOLD_FOR_CONNLOST_WRITES:
-                asyncio_logger().warning('socket.send() raised exception.')
-            self._conn_lost += 1
+                asyncio_logger().warning(
+                    'socket.send() raised exception.' if self._is_socket else
+                    'pipe closed by peer or os.write(pipe, data) raised exception.')
+            if self._conn_lost:
+                self._conn_lost += 1
             return
         if self._buffer_size == 0:
             # The common case: nothing queued, so try to send right now.
@@ -496,7 +505,7 @@ cdef class StreamTransport:
             if n < 0:
                 if not would_block(err):
                     self._fatal_error(OSError(err, os.strerror(err)),
-                                      'Fatal write error on socket transport')
+                                      self._what_failed('write'))
                     return
                 n = 0
             self._loop._add_io_target(self._sock_fd, EV_WRITE, self, IO_WRITE)
@@ -569,7 +578,7 @@ cdef class StreamTransport:
             self._buffer.clear()
             self._buffer_size = 0
             exc = OSError(err, os.strerror(err))
-            self._fatal_error(exc, 'Fatal write error on socket transport')
+            self._fatal_error(exc, self._what_failed('write'))
             if self._empty_waiter is not None:
                 self._empty_waiter.set_exception(exc)
             return 0
@@ -581,10 +590,8 @@ cdef class StreamTransport:
                 self._empty_waiter.set_result(None)
             if self._closing:
                 self._call_connection_lost(None)
-            elif self._eof and self._is_socket:
-                self._sock.shutdown(socket.SHUT_WR)
             elif self._eof:
-                self._close_pipe_writer()
+                self._sock.shutdown(socket.SHUT_WR)
         return 0
 
     cdef int _drop_sent(self, Py_ssize_t n) except -1:
@@ -601,22 +608,18 @@ cdef class StreamTransport:
         return 0
 
     def write_eof(self):
-        """Close the write side once the buffer is flushed (half-close)."""
+        """Close the write side once the buffer is flushed (half-close).
+
+        A pipe has no half-close: on a pipe this is close(), as in asyncio.
+        """
         if self._closing or self._eof:
+            return
+        if not self._is_socket:
+            self.close()
             return
         self._eof = True
         if self._buffer_size == 0:
-            if self._is_socket:
-                self._sock.shutdown(socket.SHUT_WR)
-            else:
-                self._close_pipe_writer()
-
-    def _close_pipe_writer(self):
-        # A pipe has no half-close: write_eof() on a write pipe closes it.
-        self._closing = True
-        self._loop._remove_io(self._sock_fd, EV_READ)
-        self._conn_lost += 1
-        self._loop.call_soon(self._call_connection_lost, None)
+            self._sock.shutdown(socket.SHUT_WR)
 
     def get_write_buffer_size(self):
         """Bytes queued and not yet taken by the kernel."""
@@ -695,6 +698,10 @@ cdef class StreamTransport:
             self._conn_lost += 1
             self._loop._remove_io(self._sock_fd, EV_WRITE)
             self._loop.call_soon(self._call_connection_lost, None)
+
+    cdef str _what_failed(self, str kind):
+        # The message of a fatal error, asyncio's words for each kind.
+        return f"Fatal {kind} error on {'socket' if self._is_socket else 'pipe'} transport"
 
     def abort(self):
         """Close at once, dropping buffered data; connection_lost(None)
