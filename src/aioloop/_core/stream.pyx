@@ -24,14 +24,16 @@ same flow control.  What differs is how the bytes move:
 cimport cython
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_REFCNT
+from cpython.pyport cimport PY_SSIZE_T_MAX
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE, PyBUF_WRITABLE
 from cpython.bytes cimport (PyBytes_FromStringAndSize, PyBytes_CheckExact, PyBytes_GET_SIZE,
                             PyBytes_AS_STRING)
-from libc.errno cimport errno
+from libc.errno cimport errno, EIO as errno_EIO
 from libc.string cimport memset
 
 import collections
 import socket
+import sys
 import warnings
 
 import asyncio
@@ -80,6 +82,27 @@ def _face(name, *bases):
 
 
 StreamTransportFace = _face('StreamTransport', asyncio.Transport)
+
+
+def _no_write_side(transport, str name):
+    # A read pipe's transport has no write side: asyncio's has no such
+    # method at all, so the same AttributeError (the method exists here,
+    # the compiled class being shared, but fails when called).
+    raise AttributeError(f"{type(transport).__name__!r} object for a read pipe "
+                         f"has no attribute {name!r}")
+
+
+cdef Py_ssize_t _water_mark(value) except? -1:
+    if value >= PY_SSIZE_T_MAX:
+        return PY_SSIZE_T_MAX
+    return int(value // 1)
+
+
+def _writelines_type_error(int i, data):
+    # asyncio's words: 3.11 joins the items, 3.12+ takes a memoryview of each.
+    if sys.version_info >= (3, 12):
+        return f"memoryview: a bytes-like object is required, not '{type(data).__name__}'"
+    return f"sequence item {i}: expected a bytes-like object, {type(data).__name__} found"
 
 
 def _set_result_unless_cancelled(fut, result):
@@ -190,7 +213,9 @@ cdef class StreamTransport:
         return self._closing
 
     def can_write_eof(self):
-        """Stream sockets and pipes can half-close: always True."""
+        """Stream sockets and write pipes can half-close: always True."""
+        if not self._can_write:
+            _no_write_side(self, 'can_write_eof')
         return True
 
     def __repr__(self):
@@ -235,10 +260,16 @@ cdef class StreamTransport:
 
     def is_reading(self):
         """Return True if the transport is receiving."""
+        if not self._can_read:
+            raise NotImplementedError   # a write pipe, as asyncio's
         return not self._closing and not self._paused
 
     def pause_reading(self):
         """Stop calling the protocol with received data until resumed."""
+        if not self._can_read:
+            # A write pipe: its read interest watches for the reader going
+            # away, which pausing must not stop.  asyncio's raises too.
+            raise NotImplementedError
         if self._closing or self._paused:
             return
         self._paused = True
@@ -248,6 +279,8 @@ cdef class StreamTransport:
 
     def resume_reading(self):
         """Resume receiving after pause_reading()."""
+        if not self._can_read:
+            raise NotImplementedError
         if self._closing or not self._paused:
             return
         self._paused = False
@@ -381,6 +414,10 @@ cdef class StreamTransport:
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
+            if not self._is_socket:
+                # asyncio's read pipes do not catch it: it goes to the
+                # exception handler as the callback's, and the pipe stays open.
+                raise
             self._fatal_error(exc, 'Fatal error: protocol.data_received() call failed.')
         return 0
 
@@ -399,7 +436,15 @@ cdef class StreamTransport:
         except BaseException as exc:
             self._fatal_error(exc, 'Fatal error: protocol.get_buffer() call failed.')
             return 0
-        PyObject_GetBuffer(buf, &view, PyBUF_WRITABLE)
+        try:
+            PyObject_GetBuffer(buf, &view, PyBUF_WRITABLE)
+        except (BufferError, TypeError):
+            # What asyncio's sock.recv_into(buf) raises for a read-only or
+            # non-contiguous buffer, ending the connection the same way.
+            self._fatal_error(TypeError(f'recv_into() argument 1 must be read-write '
+                                        f'bytes-like object, not {type(buf).__name__}'),
+                              self._what_failed('read'))
+            return 0
         try:
             n = self._recv_now(<char *>view.buf, view.len)
         finally:
@@ -427,7 +472,10 @@ cdef class StreamTransport:
 
     cdef int _on_eof(self) except -1:
         if self._loop._debug:
-            asyncio_logger().debug("%r received EOF", self)
+            if self._is_socket:
+                asyncio_logger().debug("%r received EOF", self)
+            else:
+                asyncio_logger().info("%r was closed by peer", self)
         if not self._is_socket:
             # A read pipe at EOF is finished: asyncio tells the protocol and
             # closes without asking (unix_events' read pipe transport).
@@ -467,6 +515,8 @@ cdef class StreamTransport:
         # bytes itself (the common case) is read in place, without the
         # buffer protocol; other bytes-likes go through it.
         cdef bint exact = PyBytes_CheckExact(data)
+        if not self._can_write:
+            _no_write_side(self, 'write')
         if not exact and not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f'data argument must be a bytes-like object, '
                             f'not {type(data).__name__!r}')
@@ -496,7 +546,13 @@ cdef class StreamTransport:
                 size = PyBytes_GET_SIZE(data)
                 n = self._send_now(PyBytes_AS_STRING(data), size, &err)
             else:
-                PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+                try:
+                    PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+                except BufferError:
+                    # A non-contiguous memoryview: send a contiguous copy
+                    # (asyncio's send() fails on it and closes the transport).
+                    data = bytes(data)
+                    PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
                 size = view.len
                 n = self._send_now(<const char *>view.buf, size, &err)
                 PyBuffer_Release(&view)
@@ -509,7 +565,8 @@ cdef class StreamTransport:
                     return
                 n = 0
             self._loop._add_io_target(self._sock_fd, EV_WRITE, self, IO_WRITE)
-            data = memoryview(data)[n:]
+            # Sliced in bytes: an array's memoryview counts items.
+            data = memoryview(data)[n:] if exact else memoryview(data).cast('B')[n:]
         # Queue an immutable copy: the caller may reuse a bytearray or a
         # memoryview's memory as soon as write() returns.
         if not isinstance(data, bytes):
@@ -529,12 +586,36 @@ cdef class StreamTransport:
 
     def writelines(self, list_of_data):
         """Write every bytes-like object of the iterable, in order."""
+        if not self._can_write:
+            _no_write_side(self, 'writelines')
         if self._eof:
             raise RuntimeError('Cannot call writelines() after write_eof()')
         if self._empty_waiter is not None:
             raise RuntimeError('unable to writelines; sendfile is in progress')
-        for data in list_of_data:
-            self.write(data)
+        # All or nothing, as asyncio: every item is checked before any is
+        # sent.  Then one sendmsg()/writev() for them all, not one per item.
+        cdef bint was_empty = self._buffer_size == 0
+        items = []
+        for i, data in enumerate(list_of_data):
+            if not PyBytes_CheckExact(data):
+                if not isinstance(data, (bytes, bytearray, memoryview)):
+                    raise TypeError(_writelines_type_error(i, data))
+                data = bytes(data)      # immutable, and sized in bytes
+            if PyBytes_GET_SIZE(data):
+                items.append(data)
+        if len(items) < 2 or self._conn_lost or (self._closing and not self._is_socket):
+            # Nothing to batch, or dropped: write() does that.
+            if items:
+                self.write(items[0] if len(items) == 1 else b''.join(items))
+            return
+        self._buffer.extend(items)
+        for data in items:
+            self._buffer_size += PyBytes_GET_SIZE(data)
+        if was_empty:
+            self._write_pending()
+            if self._buffer_size:
+                self._loop._add_io_target(self._sock_fd, EV_WRITE, self, IO_WRITE)
+        self._maybe_pause_protocol()
 
     def _write_ready(self):
         self._on_writable()
@@ -612,6 +693,8 @@ cdef class StreamTransport:
 
         A pipe has no half-close: on a pipe this is close(), as in asyncio.
         """
+        if not self._can_write:
+            _no_write_side(self, 'write_eof')
         if self._closing or self._eof:
             return
         if not self._is_socket:
@@ -640,8 +723,10 @@ cdef class StreamTransport:
             low = high // 4
         if not high >= low >= 0:
             raise ValueError(f'high ({high!r}) must be >= low ({low!r}) must be >= 0')
-        self._high_water = high
-        self._low_water = low
+        # Any real number, as asyncio takes; the buffer's size is a whole
+        # number of bytes, so the floor compares the same way.
+        self._high_water = _water_mark(high)
+        self._low_water = _water_mark(low)
         self._maybe_pause_protocol()
 
     cdef int _maybe_pause_protocol(self) except -1:
@@ -709,11 +794,13 @@ cdef class StreamTransport:
         self._force_close(None)
 
     cdef int _fatal_error(self, object exc, str message) except -1:
-        if isinstance(exc, OSError):
+        if isinstance(exc, OSError) and (self._is_socket or not self._can_read
+                                         or exc.errno == errno_EIO):
             # Peer resets and the like are routine; asyncio logs them only
-            # in debug mode.
+            # in debug mode.  Its read pipes report every OSError but EIO
+            # (a pty whose other side closed) to the exception handler.
             if self._loop._debug:
-                asyncio_logger().debug("%r: %s", self, message, exc_info=True)
+                asyncio_logger().debug("%r: %s", self, message, exc_info=exc)
         else:
             self._loop.call_exception_handler({
                 'message': message,
@@ -786,6 +873,8 @@ cdef class StreamTransport:
     def _pipe_reader_gone(self):
         # Write pipes watch their own fd for readability: on Linux a pipe's
         # write end becomes readable (EPOLLERR) when the read end closes.
+        if self._loop._debug:
+            asyncio_logger().info("%r was closed by peer", self)
         if self._buffer_size:
             self._force_close(BrokenPipeError())
         else:

@@ -18,13 +18,15 @@ from aioloop._core.stream import StreamTransport
 from aioloop.loop._host import LoopHost
 
 
-def _check_pipe(pipe: Any) -> int:
+def _check_pipe(pipe: Any, *, write: bool) -> int:
     """The pipe's fd, made non-blocking; its mode must be a FIFO, socket or
-    character device (asyncio's rule).  Raises ValueError otherwise."""
+    character device (asyncio's rule).  Raises ValueError otherwise, in
+    asyncio's words for each direction."""
     fd = pipe.fileno()
     mode = os.fstat(fd).st_mode
     if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or stat.S_ISCHR(mode)):
-        raise ValueError("Pipe transport is for pipes/sockets only.")
+        raise ValueError("Pipe transport is only for pipes, sockets and character devices"
+                         if write else "Pipe transport is for pipes/sockets only.")
     os.set_blocking(fd, False)
     return fd
 
@@ -53,14 +55,14 @@ class TransportsMixin(LoopHost):
 
     def _make_read_pipe_transport(self, pipe: Any, protocol: Any, waiter: Any = None,
                                   extra: dict[str, Any] | None = None) -> StreamTransport:
-        fd = _check_pipe(pipe)
+        fd = _check_pipe(pipe, write=False)
         self._ensure_fd_no_transport(fd)
         return StreamTransport(self, pipe, protocol, waiter, extra, None,
                                is_socket=False, can_read=True, can_write=False)
 
     def _make_write_pipe_transport(self, pipe: Any, protocol: Any, waiter: Any = None,
                                    extra: dict[str, Any] | None = None) -> StreamTransport:
-        fd = _check_pipe(pipe)
+        fd = _check_pipe(pipe, write=True)
         self._ensure_fd_no_transport(fd)
         return StreamTransport(self, pipe, protocol, waiter, extra, None,
                                is_socket=False, can_read=False, can_write=True,
