@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import gc
+import math
 import threading
 import time
 import weakref
@@ -299,6 +300,24 @@ def test_call_later_and_call_at_reject_none(loop: aioloop.Loop) -> None:
         loop.call_later(None, lambda: None)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         loop.call_at(None, lambda: None)  # type: ignore[arg-type]
+
+
+def test_nan_and_infinite_delays_behave_as_in_asyncio(loop: aioloop.Loop) -> None:
+    # asyncio's "not yet due" test is false for NaN, so a NaN timer runs at
+    # once; an infinite one never runs.  A NaN deadline used to stay "not
+    # due" at the top of the heap: no timer ran again and the loop spun.
+    fired: list[str] = []
+    nan = loop.call_later(float("nan"), fired.append, "nan")
+    inf = loop.call_later(float("inf"), fired.append, "inf")
+    loop.call_at(-float("inf"), fired.append, "-inf")
+    loop.call_later(0.01, fired.append, "later")
+    loop.call_later(0.05, loop.stop)
+    started = time.process_time()
+    loop.run_forever()
+    assert sorted(fired[:2]) == ["-inf", "nan"] and fired[2:] == ["later"]
+    assert math.isnan(nan.when()) and inf.when() == float("inf")
+    assert time.process_time() - started < 1.0  # waited, did not spin
+    inf.cancel()
 
 
 def test_loop_time_is_time_monotonic(loop: aioloop.Loop) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import gc
 import os
 import socket
@@ -242,6 +243,51 @@ def test_sendall_accepts_bytearray_and_memoryview(
         return await loop.sock_recv(b, 10)
 
     assert loop.run_until_complete(main()) == b"abcd"
+
+
+def test_sendall_holds_its_buffer_while_it_waits(
+    loop: aioloop.Loop, pair: tuple[socket.socket, socket.socket]
+) -> None:
+    # asyncio holds a memoryview of the data while the send waits, so a
+    # bytearray cannot be resized under it.  aioloop held only the object
+    # and took a fresh view per send: shrinking it made the next send read
+    # past its end (freed memory went to the peer).
+    a, b = pair
+    a.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    data = bytearray(b"A" * 1_000_000)
+
+    async def main() -> bytes:
+        task = loop.create_task(loop.sock_sendall(a, data))
+        await asyncio.sleep(0.01)
+        assert not task.done()
+        with pytest.raises(BufferError):
+            del data[:]
+        got = bytearray()
+        while len(got) < 1_000_000:
+            got += await loop.sock_recv(b, 1 << 20)
+        await task
+        data.clear()  # released once the send is done
+        return bytes(got)
+
+    assert loop.run_until_complete(main()) == b"A" * 1_000_000
+
+
+def test_socket_argument_errors_are_asyncios(
+    loop: aioloop.Loop, pair: tuple[socket.socket, socket.socket]
+) -> None:
+    a, _b = pair
+    with pytest.raises(TypeError, match="read-write bytes-like object, not bytes"):
+        loop.run_until_complete(loop.sock_recv_into(a, b"immutable"))
+    with pytest.raises(TypeError, match="^a bytes-like object is required, not 'str'$"):
+        loop.run_until_complete(loop.sock_sendall(a, "text"))
+    with pytest.raises(BufferError):
+        loop.run_until_complete(loop.sock_sendall(a, memoryview(b"abcdef")[::2]))
+    closed = socket.socket()
+    closed.setblocking(False)
+    closed.close()
+    with pytest.raises(OSError) as info:
+        loop.run_until_complete(loop.sock_sendall(closed, b""))
+    assert info.value.errno == errno.EBADF
 
 
 def test_recv_sizes_across_the_copy_and_direct_paths(

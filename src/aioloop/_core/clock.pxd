@@ -19,7 +19,11 @@ cdef inline long long monotonic_ns() noexcept nogil:
 
 
 cdef inline long long seconds_to_ns_ceil(double s) noexcept nogil:
-    # Round up: a timer must never fire before its deadline.
+    # Round up: a timer must never fire before its deadline.  Up to about
+    # 292 years (what the result holds; inf included), so that a far
+    # deadline is a long wait, not an overflow.
+    if s >= 9.2e9:
+        return 9200000000000000000
     cdef long long ns = <long long>(s * 1e9)
     if <double>ns < s * 1e9:
         ns += 1

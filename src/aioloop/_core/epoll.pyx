@@ -187,6 +187,10 @@ cdef class EpollPoller(Poller):
             self._rebuild()
         if timeout_ns == 0:
             n = aioloop_epoll_wait_ns(self._epfd, self._events, self._max_events, 0)
+            # A busy loop whose callbacks run no Python code (C futures,
+            # C callbacks) would otherwise never run Python-level signal
+            # handlers: Ctrl-C could not stop it.
+            PyErr_CheckSignals()
         else:
             with nogil:
                 n = aioloop_epoll_wait_ns(self._epfd, self._events, self._max_events, timeout_ns)

@@ -11,8 +11,8 @@ keep asyncio's signatures, checks and cancellation behaviour.
 """
 
 from cpython.buffer cimport PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE, PyBUF_WRITABLE
-from cpython.bytes cimport PyBytes_FromStringAndSize
-from libc.errno cimport errno
+from cpython.bytes cimport PyBytes_FromStringAndSize, PyBytes_CheckExact, PyBytes_GET_SIZE
+from libc.errno cimport errno, EBADF
 
 import os
 import weakref
@@ -85,7 +85,12 @@ cdef object _recv_into_now(int fd, object target, Py_ssize_t nbytes):
     cdef Py_buffer view
     cdef ssize_t got
     cdef int err
-    PyObject_GetBuffer(target, &view, PyBUF_WRITABLE)
+    try:
+        PyObject_GetBuffer(target, &view, PyBUF_WRITABLE)
+    except (BufferError, TypeError):
+        # socket.recv_into()'s error, which asyncio's sock_recv_into raises.
+        raise TypeError(f'recv_into() argument 1 must be read-write bytes-like object, '
+                        f'not {type(target).__name__}') from None
     try:
         if nbytes <= 0 or nbytes > view.len:
             nbytes = view.len
@@ -181,6 +186,11 @@ cdef class SockWaiter(IOTarget):
         return 0
 
     cdef int _unregister(self) except -1:
+        if self._op == OP_SENDALL and self._target is not None:
+            # Done, failed or cancelled: give the caller's buffer back.
+            if isinstance(self._target, memoryview):
+                self._target.release()
+            self._target = None
         if self._registered:
             self._registered = False
             # Someone else's add_reader/sock_recv on this fd replaced (and
@@ -278,15 +288,33 @@ def recv_into(CoreLoop loop, sock, buf, Py_ssize_t nbytes=0):
 def sendall(CoreLoop loop, sock, data):
     """None when all was sent now, else a SockWaiter for the rest."""
     cdef int fd = sock.fileno()
-    cdef Py_ssize_t total = len(memoryview(data).cast("B")) if not isinstance(data, bytes) else len(data)
+    cdef Py_buffer view
+    cdef Py_ssize_t total
     cdef Py_ssize_t sent = 0
-    if total:
-        sent = _send_some(fd, data, 0)
-        if sent < 0:
-            sent = 0
-        if sent == total:
-            return None
+    if PyBytes_CheckExact(data):
+        total = PyBytes_GET_SIZE(data)
     else:
+        try:
+            PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+        except TypeError:
+            # socket.send()'s words (asyncio's sock_sendall calls it).
+            raise TypeError(f"a bytes-like object is required, not "
+                            f"'{type(data).__name__}'") from None
+        total = view.len
+        PyBuffer_Release(&view)
+    if fd < 0:
+        raise _oserror(EBADF)      # a closed socket, even for b'' (as send())
+    if total == 0:
+        return None
+    sent = _send_some(fd, data, 0)
+    if sent < 0:
+        sent = 0
+    if sent == total:
         return None
     (<object>loop)._ensure_fd_no_transport(fd)
+    if not PyBytes_CheckExact(data):
+        # Hold an export while waiting, as asyncio holds a memoryview: a
+        # bytearray then cannot be resized under the send (BufferError)
+        # instead of being read past its end.  Released when done.
+        data = memoryview(data)
     return _wait(loop, fd, OP_SENDALL, data, total, sent)

@@ -2,6 +2,7 @@
 """The timer heap (see timers.pxd for its layout and why)."""
 
 from cpython.ref cimport PyObject, Py_INCREF, Py_DECREF
+from libc.math cimport INFINITY
 from libc.stdlib cimport malloc, realloc, free
 
 from aioloop._core.handles cimport TimerHandle
@@ -84,7 +85,10 @@ cdef class TimerHeap:
         self._next_seq += 1
         timer._in_heap = True
         Py_INCREF(timer)
-        slot.when = timer._when
+        # A NaN deadline is due at once, as in asyncio (whose "not yet due"
+        # test is false for NaN); kept as NaN it would never be due, and no
+        # timer behind it either.
+        slot.when = timer._when if timer._when == timer._when else -INFINITY
         slot.seq = timer._seq
         slot.timer = <PyObject*>timer
         self._size += 1
