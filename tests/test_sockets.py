@@ -278,7 +278,7 @@ def test_socket_argument_errors_are_asyncios(
     a, _b = pair
     with pytest.raises(TypeError, match="read-write bytes-like object, not bytes"):
         loop.run_until_complete(loop.sock_recv_into(a, b"immutable"))
-    with pytest.raises(TypeError, match="^a bytes-like object is required, not 'str'$"):
+    with pytest.raises(TypeError, match=r"^a bytes-like object is required, not 'str'$"):
         loop.run_until_complete(loop.sock_sendall(a, "text"))
     with pytest.raises(BufferError):
         loop.run_until_complete(loop.sock_sendall(a, memoryview(b"abcdef")[::2]))
