@@ -123,6 +123,17 @@ def test_sock_sendfile_falls_back_for_a_pipe(loop: aioloop.Loop, pair: Any) -> N
     assert loop.run_until_complete(read_all(loop, b, 11)) == b"from a pipe"
 
 
+def test_sock_sendfile_sends_from_a_device_natively(loop: aioloop.Loop, pair: Any) -> None:
+    # asyncio hands a character device to os.sendfile() too: /dev/zero with
+    # a count goes out without the fallback (which reading /dev/zero through
+    # a buffered file would leave at a meaningless position).
+    a, b = pair
+    with open("/dev/zero", "rb") as zero:
+        sent = loop.run_until_complete(loop.sock_sendfile(a, zero, 0, 300, fallback=False))
+    assert sent == 300
+    assert loop.run_until_complete(read_all(loop, b, 300)) == bytes(300)
+
+
 def test_sock_sendfile_without_fallback(loop: aioloop.Loop, pair: Any) -> None:
     with pytest.raises(asyncio.SendfileNotAvailableError, match="not a regular file"):
         loop.run_until_complete(loop.sock_sendfile(pair[0], io.BytesIO(b"x"),

@@ -163,3 +163,14 @@ except KeyboardInterrupt:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert proc.stdout.split() == ["cleanup", "ran", "KeyboardInterrupt"], proc.stderr
     assert proc.returncode == 3
+
+
+def test_clock_resolution_is_asyncios() -> None:
+    # A private BaseEventLoop attribute that libraries and test helpers read.
+    stock = asyncio.new_event_loop()
+    ours = aioloop.new_event_loop()
+    try:
+        assert ours._clock_resolution == stock._clock_resolution  # type: ignore[attr-defined]
+    finally:
+        stock.close()
+        ours.close()

@@ -320,6 +320,33 @@ def test_nan_and_infinite_delays_behave_as_in_asyncio(loop: aioloop.Loop) -> Non
     inf.cancel()
 
 
+def test_closing_frees_a_task_that_waits_on_a_timer() -> None:
+    # Handles are invisible to the cyclic GC, so the cycle sleep()'s frame
+    # -> timer handle -> future -> task -> frame kept the task and the loop
+    # alive after close(), and asyncio's "Task was destroyed but it is
+    # pending!" never came.  close() now empties what it drops.
+    loop = aioloop.new_event_loop()
+    reports: list[str] = []
+    loop.set_exception_handler(lambda _loop, ctx: reports.append(ctx["message"]))
+
+    class Marker:
+        pass
+
+    async def sleeper() -> None:
+        await asyncio.sleep(10)
+
+    task = loop.create_task(sleeper())
+    loop.run_until_complete(asyncio.sleep(0.01))
+    marker = Marker()
+    loop.call_soon(print, marker)  # a ready callback left at close()
+    loop.close()
+    refs = [weakref.ref(task), weakref.ref(marker), weakref.ref(loop)]
+    del task, marker, loop
+    gc.collect()
+    assert [r() for r in refs] == [None, None, None]
+    assert reports == ["Task was destroyed but it is pending!"]
+
+
 def test_loop_time_is_time_monotonic(loop: aioloop.Loop) -> None:
     a = time.monotonic()
     t = loop.time()

@@ -120,6 +120,28 @@ def test_connect_accept_and_host_name_resolution(loop: aioloop.Loop) -> None:
         assert loop.run_until_complete(main()) == b"hi"
 
 
+def test_connect_checks_the_port_and_the_address_shape(loop: aioloop.Loop) -> None:
+    # asyncio passes a numeric host's port on to connect(), which rejects
+    # one out of range; resolving it with getaddrinfo() wrapped it modulo
+    # 65536 and connected to another port.  A "host:port" string is a
+    # TypeError on both.
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        for address in [("127.0.0.1", port + 65536), ("127.0.0.1", -1)]:
+            with socket.socket() as client:
+                client.setblocking(False)
+                with pytest.raises(OverflowError):
+                    loop.run_until_complete(loop.sock_connect(client, address))
+        with socket.socket() as client:
+            client.setblocking(False)
+            with pytest.raises(TypeError):
+                loop.run_until_complete(loop.sock_connect(client, f"127.0.0.1:{port}"))
+        with socket.socket() as client:  # a port given as a string still works
+            client.setblocking(False)
+            loop.run_until_complete(loop.sock_connect(client, ("127.0.0.1", str(port))))
+            assert client.getpeername() == ("127.0.0.1", port)
+
+
 def test_connect_refused_raises_connection_refused(loop: aioloop.Loop) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

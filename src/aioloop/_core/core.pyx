@@ -651,8 +651,21 @@ cdef class CoreLoop(LoopBase):
         """Drop every queued callback, timer and watched fd; free kernel state."""
         cdef int fd
         cdef PyObject *h
+        cdef Handle handle
         self._closed = True
-        self._ready.clear()
+        # What never ran lets go of its callback and arguments, as a
+        # cancelled handle does: handles are invisible to the cyclic GC, so
+        # a timer held by the very coroutine it would wake (sleep()'s frame
+        # -> handle -> future -> task -> frame) would otherwise keep that
+        # task, and the loop, alive for ever, and the task could never
+        # report "Task was destroyed but it is pending!".
+        while self._ready._size:
+            h = self._ready.pop_owned()
+            handle = <Handle>h        # a new reference...
+            Py_DECREF(handle)         # ...replacing the queue's
+            handle._callback = None
+            handle._args = None
+            handle._io_target = None
         self._timers.clear()
         self._drop_context_template()
         self._spare_handle = None

@@ -159,4 +159,8 @@ cdef class TimerHeap:
             self._size -= 1
             timer = self._slots[self._size].timer
             (<TimerHandle>timer)._in_heap = False
+            # Never to run (the loop is closing): drop what it would have
+            # called, as cancel() does (see CoreLoop._close_core).
+            (<TimerHandle>timer)._callback = None
+            (<TimerHandle>timer)._args = None
             Py_DECREF(<object>timer)

@@ -9,6 +9,7 @@ one behaviour lives in one file.
 from __future__ import annotations
 
 import asyncio
+import time
 
 from aioloop._core.core import CoreLoop
 from aioloop.loop.datagram import DatagramMixin
@@ -50,6 +51,10 @@ class Loop(CoreLoop,
     Create one with aioloop.new_event_loop(); it implements
     asyncio.AbstractEventLoop and runs asyncio's own Future and Task.
     """
+
+    # asyncio's BaseEventLoop attribute of the same name (private, but
+    # libraries and test helpers read it): the clock's resolution.
+    _clock_resolution = time.get_clock_info("monotonic").resolution
 
     def __init__(self) -> None:
         self._init_lifecycle()

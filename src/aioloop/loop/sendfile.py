@@ -40,7 +40,7 @@ def _wake(fut: asyncio.Future[None]) -> None:
 
 
 def _file_fd(file: Any) -> int:
-    """The fd of a regular file, or SendfileNotAvailableError."""
+    """The fd of a regular file or a device, or SendfileNotAvailableError."""
     try:
         fileno = file.fileno()
     except (AttributeError, io.UnsupportedOperation):
@@ -49,9 +49,11 @@ def _file_fd(file: Any) -> int:
         mode = os.fstat(fileno).st_mode
     except (OSError, TypeError, ValueError):
         raise asyncio.SendfileNotAvailableError("not a regular file") from None
-    if not stat.S_ISREG(mode):
-        # sendfile(2) wants a file it can mmap; a pipe or tty is read by
-        # the fallback instead.
+    if not (stat.S_ISREG(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode)):
+        # A pipe: asyncio's native path sends nothing from it (its size is
+        # 0), the fallback reads it.  Devices (/dev/zero, a disk) go to
+        # sendfile(2) as in asyncio; one it refuses (a tty) fails the first
+        # call, and the fallback takes over.
         raise asyncio.SendfileNotAvailableError("not a regular file")
     return int(fileno)
 

@@ -53,6 +53,18 @@ def _settle(fut: asyncio.Future[Any], op: Any, *args: Any) -> bool:
     return True
 
 
+def _port_number(port: Any) -> int | None:
+    """The port as asyncio's _ipaddr_info reads it: None or empty is 0, a
+    number is itself (range checked later by connect()), anything else (a
+    service name) is None, for getaddrinfo() to resolve."""
+    if port is None or port in (b"", ""):
+        return 0
+    try:
+        return int(port)
+    except (TypeError, ValueError):
+        return None
+
+
 class SocketsMixin(LoopHost):
     """sock_recv, sock_recv_into, sock_recvfrom, sock_recvfrom_into,
     sock_sendall, sock_sendto, sock_connect, sock_accept."""
@@ -203,17 +215,31 @@ class SocketsMixin(LoopHost):
             fut.set_result(None)
 
     async def _resolve_for(self, sock: socket.socket, address: _Address) -> _Address:
+        if isinstance(address, (str, bytes, bytearray)):
+            # asyncio fails on it too (a TypeError from unpacking it).
+            family = getattr(sock.family, "name", sock.family)
+            raise TypeError(f"{family} address must be a (host, port) tuple, "
+                            f"not {type(address).__name__}")
         host, port = address[:2]
-        try:
-            # Numeric host and port: no DNS, so no trip to the executor.
-            infos = socket.getaddrinfo(host, port, sock.family, sock.type, sock.proto,
-                                       socket.AI_NUMERICHOST | socket.AI_NUMERICSERV)
-        except (socket.gaierror, UnicodeError, TypeError):
+        number = _port_number(port)
+        infos = None
+        if number is not None and host is not None:
+            # A numeric host: no DNS, so no trip to the executor.  The port
+            # is passed on as given, as asyncio does, so that connect()
+            # rejects one out of range (getaddrinfo() would wrap it).
+            try:
+                infos = socket.getaddrinfo(host, None, sock.family, sock.type, sock.proto,
+                                           socket.AI_NUMERICHOST)
+            except (socket.gaierror, UnicodeError, TypeError):
+                pass
+        if infos:
+            resolved: Any = (infos[0][4][0], number, *infos[0][4][2:])
+        else:
             infos = await self.getaddrinfo(host, port, family=sock.family,
                                            type=sock.type, proto=sock.proto)
             if not infos:
                 raise OSError(f"getaddrinfo({host!r}) returned empty list") from None
-        resolved = infos[0][4]
+            resolved = infos[0][4]
         if sock.family == socket.AF_INET6 and len(address) > 2:
             # Keep the caller's flowinfo / scope id.
             resolved = (resolved[0], resolved[1], *address[2:])
