@@ -134,6 +134,31 @@ def test_sock_sendfile_sends_from_a_device_natively(loop: aioloop.Loop, pair: An
     assert loop.run_until_complete(read_all(loop, b, 300)) == bytes(300)
 
 
+def test_a_cancelled_sock_sendfile_whose_file_was_closed_raises_cancelled(
+    loop: aioloop.Loop, pair: Any
+) -> None:
+    # Putting the file position back after a cancelled send used to fail
+    # with EBADF once the caller had closed the file, and that OSError hid
+    # the cancellation (or, with the fd number reused, moved another file).
+    a, _b = pair  # _b never reads: the send waits
+
+    async def main() -> None:
+        with tempfile.TemporaryFile() as f:
+            f.write(b"z" * (8 << 20))
+            f.seek(0)
+            task = loop.create_task(loop.sock_sendfile(a, f))
+            await asyncio.sleep(0.02)
+            assert not task.done()
+        # the file is closed now
+        with tempfile.TemporaryFile() as other:  # may take the old fd number
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert other.tell() == 0
+
+    loop.run_until_complete(main())
+
+
 def test_sock_sendfile_without_fallback(loop: aioloop.Loop, pair: Any) -> None:
     with pytest.raises(asyncio.SendfileNotAvailableError, match="not a regular file"):
         loop.run_until_complete(loop.sock_sendfile(pair[0], io.BytesIO(b"x"),

@@ -7,6 +7,7 @@ import errno
 import gc
 import os
 import socket
+import weakref
 
 import pytest
 
@@ -310,6 +311,31 @@ def test_socket_argument_errors_are_asyncios(
     with pytest.raises(OSError) as info:
         loop.run_until_complete(loop.sock_sendall(closed, b""))
     assert info.value.errno == errno.EBADF
+
+
+def test_a_loop_with_a_parked_receive_is_freed_after_close() -> None:
+    # A receive that waited leaves its reader registration parked for the
+    # next one; the registration and its waiter hold each other, and the
+    # waiter holds the loop.  close() now empties what it drops, so the loop
+    # is freed (it was kept alive for ever).
+    loop = aioloop.new_event_loop()
+    a, b = socket.socketpair()
+    a.setblocking(False)
+
+    async def main() -> bytes:
+        running = asyncio.get_running_loop()
+        task = running.create_task(running.sock_recv(a, 100))
+        await asyncio.sleep(0.001)  # the receive has to wait
+        b.send(b"hi")
+        return await task
+
+    with a, b:
+        assert loop.run_until_complete(main()) == b"hi"
+    loop.close()
+    ref = weakref.ref(loop)
+    del loop
+    gc.collect()
+    assert ref() is None
 
 
 def test_recv_sizes_across_the_copy_and_direct_paths(

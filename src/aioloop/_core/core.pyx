@@ -93,6 +93,14 @@ cdef inline int _make_eventfd() except -1:
     return fd
 
 
+cdef inline void _forget(Handle handle) noexcept:
+    # A handle that will never run (its loop is closing) lets go of what it
+    # would have called, as cancel() does.
+    handle._callback = None
+    handle._args = None
+    handle._io_target = None
+
+
 cdef class CoreLoop(LoopBase):
 
     def __cinit__(self):
@@ -659,22 +667,27 @@ cdef class CoreLoop(LoopBase):
         # -> handle -> future -> task -> frame) would otherwise keep that
         # task, and the loop, alive for ever, and the task could never
         # report "Task was destroyed but it is pending!".
+        # The same for reader and writer registrations: a parked sock_recv
+        # registration and its waiter hold each other (handle ->
+        # _io_target -> _handle), and the waiter holds the loop.
         while self._ready._size:
             h = self._ready.pop_owned()
             handle = <Handle>h        # a new reference...
             Py_DECREF(handle)         # ...replacing the queue's
-            handle._callback = None
-            handle._args = None
-            handle._io_target = None
+            _forget(handle)
         self._timers.clear()
         self._drop_context_template()
         self._spare_handle = None
         for fd in range(self._fd_capacity):
             h = self._readers[fd]
             self._readers[fd] = NULL
+            if h != NULL:
+                _forget(<Handle>h)
             Py_XDECREF(h)
             h = self._writers[fd]
             self._writers[fd] = NULL
+            if h != NULL:
+                _forget(<Handle>h)
             Py_XDECREF(h)
         self._poller.close()
         if self._wake_fd >= 0:

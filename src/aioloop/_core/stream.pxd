@@ -47,6 +47,9 @@ cdef class StreamTransport(IOTarget):
     cdef dict __dict__
 
     cdef int _start_reading(self) except -1
+    cdef int _write_other(self, object data) except -1
+    cdef int _queue_unsent(self, object data, ssize_t n, int err) except -1
+    cdef int _queue(self, object data) except -1
     cdef ssize_t _send_now(self, const char *buf, Py_ssize_t size, int *err) noexcept
     cdef ssize_t _recv_now(self, char *buf, Py_ssize_t size) noexcept
     cdef int _on_readable(self) except -1

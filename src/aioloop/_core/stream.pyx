@@ -508,15 +508,31 @@ cdef class StreamTransport:
         Raises TypeError for a non-bytes-like object, RuntimeError after
         write_eof() or while sendfile() runs.
         """
+        cdef ssize_t n
+        cdef Py_ssize_t size
+        cdef int err
+        # The common case, kept small: bytes, nothing queued, an open
+        # transport.  bytes is read in place, without the buffer protocol.
+        if (PyBytes_CheckExact(data) and self._buffer_size == 0
+                and not (self._conn_lost or self._closing or self._eof)
+                and self._empty_waiter is None and self._can_write):
+            size = PyBytes_GET_SIZE(data)
+            if size:
+                n = self._send_now(PyBytes_AS_STRING(data), size, &err)
+                if n != size:
+                    self._queue_unsent(data, n, err)
+            return
+        self._write_other(data)
+
+    cdef int _write_other(self, object data) except -1:
+        # write() of anything but bytes to an open, drained transport.
         cdef Py_buffer view
         cdef ssize_t n
         cdef Py_ssize_t size
         cdef int err
-        # bytes itself (the common case) is read in place, without the
-        # buffer protocol; other bytes-likes go through it.
-        cdef bint exact = PyBytes_CheckExact(data)
         if not self._can_write:
             _no_write_side(self, 'write')
+        cdef bint exact = PyBytes_CheckExact(data)
         if not exact and not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f'data argument must be a bytes-like object, '
                             f'not {type(data).__name__!r}')
@@ -525,7 +541,7 @@ cdef class StreamTransport:
         if self._empty_waiter is not None:
             raise RuntimeError('unable to write; sendfile is in progress')
         if (PyBytes_GET_SIZE(data) == 0) if exact else not data:
-            return
+            return 0
         if self._conn_lost or (self._closing and not self._is_socket):
             # Dropped, as asyncio does: a socket's once the connection is
             # lost, a pipe's as soon as it is closing (asyncio's socket
@@ -539,41 +555,46 @@ cdef class StreamTransport:
                     'pipe closed by peer or os.write(pipe, data) raised exception.')
             if self._conn_lost:
                 self._conn_lost += 1
-            return
+            return 0
         if self._buffer_size == 0:
-            # The common case: nothing queued, so try to send right now.
             if exact:
                 size = PyBytes_GET_SIZE(data)
                 n = self._send_now(PyBytes_AS_STRING(data), size, &err)
             else:
-                try:
-                    PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
-                except BufferError:
-                    # A non-contiguous memoryview: send a contiguous copy
-                    # (asyncio's send() fails on it and closes the transport).
+                if type(data) is memoryview and not data.contiguous:
+                    # Send a contiguous copy (asyncio's send() fails on a
+                    # non-contiguous view and closes the transport).
                     data = bytes(data)
-                    PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+                PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
                 size = view.len
                 n = self._send_now(<const char *>view.buf, size, &err)
                 PyBuffer_Release(&view)
-            if n == size:
-                return
-            if n < 0:
-                if not would_block(err):
-                    self._fatal_error(OSError(err, os.strerror(err)),
-                                      self._what_failed('write'))
-                    return
-                n = 0
-            self._loop._add_io_target(self._sock_fd, EV_WRITE, self, IO_WRITE)
-            # Sliced in bytes: an array's memoryview counts items.
-            data = memoryview(data)[n:] if exact else memoryview(data).cast('B')[n:]
+            if n != size:
+                self._queue_unsent(data, n, err)
+            return 0
+        return self._queue(data)
+
+    cdef int _queue_unsent(self, object data, ssize_t n, int err) except -1:
+        # data went to the kernel first, which took n bytes (n < 0: failed
+        # with err): queue the rest and watch for the socket to drain.
+        if n < 0:
+            if not would_block(err):
+                self._fatal_error(OSError(err, os.strerror(err)),
+                                  self._what_failed('write'))
+                return 0
+            n = 0
+        self._loop._add_io_target(self._sock_fd, EV_WRITE, self, IO_WRITE)
+        # Sliced in bytes: an array's memoryview counts items.
+        return self._queue(memoryview(data).cast('B')[n:])
+
+    cdef int _queue(self, object data) except -1:
         # Queue an immutable copy: the caller may reuse a bytearray or a
         # memoryview's memory as soon as write() returns.
         if not isinstance(data, bytes):
             data = bytes(data)
         self._buffer.append(data)
         self._buffer_size += len(data)
-        self._maybe_pause_protocol()
+        return self._maybe_pause_protocol()
 
     cdef ssize_t _send_now(self, const char *buf, Py_ssize_t size, int *err) noexcept:
         cdef ssize_t n

@@ -242,7 +242,7 @@ class SendfileMixin(NetHost):
         if not blocksize:
             return 0  # an empty file
         return await self._sendfile_loop(sock.fileno(), fileno, offset, count, blocksize,
-                                         check_owner=True)
+                                         check_owner=True, file=file)
 
     @staticmethod
     def _sendfile_source(file: Any, count: int | None) -> tuple[int, int]:
@@ -252,7 +252,7 @@ class SendfileMixin(NetHost):
         return fileno, count if count else os.fstat(fileno).st_size
 
     async def _sendfile_loop(self, fd: int, fileno: int, offset: int, count: int | None,
-                             blocksize: int, *, check_owner: bool,
+                             blocksize: int, *, check_owner: bool, file: Any,
                              guard: _NativeGuard | None = None) -> int:
         """os.sendfile() until count bytes (or EOF), waiting for the socket
         to drain whenever it is full."""
@@ -285,8 +285,15 @@ class SendfileMixin(NetHost):
                     break  # end of file
                 total += sent
         finally:
-            if total > 0:
-                os.lseek(fileno, offset + total, os.SEEK_SET)
+            # Leave the file position after the last byte sent, unless the
+            # caller closed the file meanwhile: its fd number may belong to
+            # another file by now, and the error must not hide the one (or
+            # the cancellation) on its way out.
+            if total > 0 and not getattr(file, "closed", False):
+                try:
+                    os.lseek(fileno, offset + total, os.SEEK_SET)
+                except OSError:
+                    pass
         return total
 
     async def _until_writable(self, fd: int, check_owner: bool,
@@ -390,7 +397,7 @@ class SendfileMixin(NetHost):
             # Our writer on the transport's fd: the transport has none while
             # its buffer is empty, and it owns the fd, so skip that check.
             return await self._sendfile_loop(sock.fileno(), fileno, offset, count, blocksize,
-                                             check_owner=False, guard=guard)
+                                             check_owner=False, guard=guard, file=file)
         finally:
             if guard is not None:
                 guard.restore()
