@@ -14,7 +14,8 @@ from asyncio.constants import _SendfileMode
 from aioloop._core.core cimport CoreLoop
 from aioloop._core.debug import asyncio_logger
 from aioloop._core.poller cimport EV_WRITE
-from aioloop._core.stream cimport IO_WRITE, StreamTransport
+from aioloop._core.stream cimport StreamTransport
+from aioloop._core.stream_write cimport IO_WRITE
 
 cdef enum:
     MAX_DATAGRAM = 262144
