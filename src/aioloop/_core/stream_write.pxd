@@ -30,6 +30,7 @@ cdef class WriteSide(IOTarget):
     cdef object _empty_waiter    # sendfile's "buffer drained" future
 
     cdef int _write_other(self, object data) except -1
+    cdef bint _drops_writes(self) noexcept
     cdef int _queue_unsent(self, object data, ssize_t n, int err) except -1
     cdef int _queue(self, object data) except -1
     cdef ssize_t _send_now(self, const char *buf, Py_ssize_t size, int *err) noexcept

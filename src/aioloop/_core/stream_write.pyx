@@ -101,13 +101,10 @@ cdef class WriteSide:
             raise RuntimeError('unable to write; sendfile is in progress')
         if (PyBytes_GET_SIZE(data) == 0) if exact else not data:
             return 0
-        if self._conn_lost or (self._closing and not self._is_socket):
-            # Dropped, as asyncio does: a socket's once the connection is
-            # lost, a pipe's as soon as it is closing (asyncio's socket
-            # transports still queue what is written after close() while
-            # their buffer drains; its pipe transports do not).  Only drops
-            # after the loss are counted towards the warning: _conn_lost
-            # also says "stop writing", and a closing pipe still flushes.
+        if self._drops_writes():
+            # Only drops after the loss are counted towards the warning:
+            # _conn_lost also says "stop writing", and a closing pipe still
+            # flushes.
             if self._conn_lost >= LOG_THRESHOLD_FOR_CONNLOST_WRITES:
                 asyncio_logger().warning(
                     'socket.send() raised exception.' if self._is_socket else
@@ -132,6 +129,13 @@ cdef class WriteSide:
                 self._queue_unsent(data, n, err)
             return 0
         return self._queue(data)
+
+    cdef inline bint _drops_writes(self) noexcept:
+        # Whether what is written now is dropped, as asyncio does: a
+        # socket's once the connection is lost, a pipe's as soon as it is
+        # closing (asyncio's socket transports still queue what is written
+        # after close() while their buffer drains; its pipe transports do not).
+        return self._conn_lost or (self._closing and not self._is_socket)
 
     cdef int _queue_unsent(self, object data, ssize_t n, int err) except -1:
         # data went to the kernel first, which took n bytes (n < 0: failed
@@ -183,7 +187,7 @@ cdef class WriteSide:
                 data = bytes(data)      # immutable, and sized in bytes
             if PyBytes_GET_SIZE(data):
                 items.append(data)
-        if len(items) < 2 or self._conn_lost or (self._closing and not self._is_socket):
+        if len(items) < 2 or self._drops_writes():
             # Nothing to batch, or dropped: write() does that.
             if items:
                 self.write(items[0] if len(items) == 1 else b''.join(items))
